@@ -1,0 +1,114 @@
+"""The `orderpipe` command: global options, one error edge, command groups registered lazily."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from orderpipe import __version__, console
+from orderpipe.errors import OrderpipeError
+from orderpipe.settings import Settings, TargetName, load_settings
+
+
+class OrderpipeGroup(TyperGroup):
+    """Turns our errors into one sentence on stderr and an exit code (1, or 2 for usage)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except OrderpipeError as exc:
+            _report(ctx, exc, str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            console.error("interrupted.")
+            raise typer.Exit(130) from None
+        except Exception as exc:  # a bug of ours: still one sentence, traceback with --debug
+            _report(ctx, exc, f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
+            raise typer.Exit(1) from None
+
+
+def _report(ctx: click.Context, exc: BaseException, message: str) -> None:
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else None
+    if settings is not None and settings.debug:
+        console.err.print_exception(show_locals=False)
+    console.error(message)
+
+
+app = typer.Typer(
+    cls=OrderpipeGroup,
+    name="orderpipe",
+    help="Build and run a real-time e-commerce order-history pipeline — on AWS or on this machine.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.out.print(f"orderpipe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    target: Annotated[
+        TargetName | None,
+        typer.Option(help="Where the pipeline runs: local (default) or aws. [env: ORDERPIPE_TARGET]"),
+    ] = None,
+    stack: Annotated[
+        str | None, typer.Option(help="Prefix of every resource name (default orderpipe).")
+    ] = None,
+    home: Annotated[
+        Path | None,
+        typer.Option(help="Local target's state and data (default ./.orderpipe).", file_okay=False),
+    ] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region (aws target).")] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS profile (aws target).")] = None,
+    debug: Annotated[
+        bool | None, typer.Option("--debug", help="Show tracebacks and debug logs.")
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Global options; each is also ORDERPIPE_<NAME> and a key in ./orderpipe.toml."""
+    from pydantic import ValidationError
+
+    try:
+        ctx.obj = load_settings(
+            target=target, stack=stack, home=home, region=region, profile=profile, debug=debug
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise click.UsageError(f"invalid setting {where}: {first['msg']}") from None
+    if ctx.obj.debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _register() -> None:
+    from orderpipe.commands import demo, infra, pipeline, query, ship
+
+    for module in (infra, ship, pipeline, query, demo):
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())

@@ -1,0 +1,133 @@
+"""One settings object: flags > ORDERPIPE_* environment > orderpipe.toml > defaults.
+
+Every resource name derives from the stack (and, on AWS, the account and region), so any
+machine finds the same resources with no local state.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE = "orderpipe.toml"
+
+
+class TargetName(StrEnum):
+    local = "local"
+    aws = "aws"
+
+
+class Settings(BaseSettings):
+    """Global options shared by every command."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ORDERPIPE_", toml_file=CONFIG_FILE, extra="ignore", frozen=True
+    )
+
+    target: TargetName = TargetName.local
+    stack: str = "orderpipe"
+    home: Path = Path(".orderpipe")
+    region: str | None = None
+    profile: str | None = None
+    debug: bool = False
+    fx_rate: float = Field(default=0.012, gt=0)
+    high_value_threshold: float = 100.0
+
+    @field_validator("stack")
+    @classmethod
+    def _valid_stack(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,19}", value):
+            raise ValueError(
+                "must start with a letter and hold at most 20 lower-case letters, digits or "
+                "hyphens (it prefixes S3 bucket names)"
+            )
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def names(self) -> StackNames:
+        return StackNames(self.stack)
+
+
+def load_settings(**flags: Any) -> Settings:
+    """Settings from flags given on the command line (None means 'not given')."""
+    return Settings(**{k: v for k, v in flags.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class StackNames:
+    """Names of everything a stack owns, derived from the stack name alone (plus account/region
+    for globally unique S3 bucket names)."""
+
+    stack: str
+
+    @property
+    def database(self) -> str:
+        # Athena rejects hyphens in database names.
+        return self.stack.replace("-", "_")
+
+    @property
+    def delivery_stream(self) -> str:
+        return f"{self.stack}-orders"
+
+    @property
+    def crawler(self) -> str:
+        return f"{self.stack}-raw-crawler"
+
+    @property
+    def job(self) -> str:
+        return f"{self.stack}-transform-order-history"
+
+    @property
+    def workgroup(self) -> str:
+        return f"{self.stack}-workgroup"
+
+    @property
+    def raw_table(self) -> str:
+        return "raw"
+
+    def bucket(self, role: str, account: str | None = None, region: str | None = None) -> str:
+        """`role` is raw, lake, scripts or athena-results. Locally the bucket is a folder."""
+        if account is None:
+            return f"{self.stack}-{role}"
+        return f"{self.stack}-{role}-{account}-{region}"
+
+    def role(self, service: str) -> str:
+        return f"{self.stack}-{service}-role"
+
+    @property
+    def tag(self) -> dict[str, str]:
+        return {"orderpipe:stack": self.stack}
+
+
+BUCKET_ROLES = ("raw", "lake", "scripts", "athena-results")
+RAW_PREFIX = "raw/"
+FIREHOSE_PREFIX = (
+    "raw/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+)
+FIREHOSE_ERROR_PREFIX = (
+    "errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
+)
+TRANSFORMED_TABLE = "transformed_orders"
+QUARANTINE_TABLE = "quarantined_orders"

@@ -1,0 +1,71 @@
+"""The only place boto3 clients are made: one session, one botocore Config, created lazily.
+
+No module-level clients (they defeat moto and freeze region/profile at import). boto3's own
+`AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_<SERVICE>`) is honoured, so an emulator can stand in.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from orderpipe import __version__
+from orderpipe.errors import OrderpipeError
+
+
+class AwsSession:
+    def __init__(self, region: str | None = None, profile: str | None = None) -> None:
+        self._region = region
+        self._profile = profile
+        self._clients: dict[str, Any] = {}
+
+    @cached_property
+    def boto3_session(self) -> Any:
+        import boto3
+        import botocore.exceptions
+
+        try:
+            session = boto3.Session(region_name=self._region, profile_name=self._profile)
+        except botocore.exceptions.ProfileNotFound:
+            raise OrderpipeError(
+                f"AWS profile {self._profile!r} is not configured: run `aws configure --profile "
+                f"{self._profile}` or pass another --profile."
+            ) from None
+        if session.region_name is None:
+            raise OrderpipeError(
+                "No AWS region is set: pass --region, or set ORDERPIPE_REGION or AWS_REGION."
+            )
+        if session.get_credentials() is None:
+            raise OrderpipeError(
+                "No AWS credentials found: run `aws configure` (or `aws sso login`), or set "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile."
+            )
+        return session
+
+    @cached_property
+    def config(self) -> Any:
+        from botocore.config import Config
+
+        return Config(
+            retries={"mode": "adaptive", "max_attempts": 10},
+            connect_timeout=10,
+            read_timeout=60,
+            user_agent_extra=f"orderpipe/{__version__}",
+        )
+
+    @property
+    def region(self) -> str:
+        return str(self.boto3_session.region_name)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.boto3_session.client(service, config=self.config)
+        return self._clients[service]
+
+    @cached_property
+    def account(self) -> str:
+        return str(self.client("sts").get_caller_identity()["Account"])
+
+    @cached_property
+    def partition(self) -> str:
+        return str(self.boto3_session.get_partition_for_region(self.region))

@@ -1,0 +1,122 @@
+"""The interface every target implements. Commands talk to this, never to an engine."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from orderpipe.settings import Settings
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step of a plan, as plain data: what to call, on what, and why."""
+
+    verb: str  # create | update | delete | upload | empty | keep
+    resource: str  # a human label: "bucket orderpipe-raw-…", "folder .orderpipe/logs"
+    api: str = ""  # the API call (e.g. "s3.create_bucket"); empty for local steps
+    params: tuple[tuple[str, Any], ...] = ()  # frozen mapping of the call's parameters
+    reason: str = ""
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.params)
+
+
+@dataclass
+class CrawlResult:
+    state: str  # SUCCEEDED | FAILED | RUNNING | ALREADY_RUNNING
+    tables_added: list[str] = field(default_factory=list)
+    partitions_added: int = 0
+    partitions_total: int = 0
+    seconds: float = 0.0
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class JobParams:
+    fx_rate: float = 0.012
+    high_value_threshold: float = 100.0
+    full_refresh: bool = False
+
+
+@dataclass
+class QueryResult:
+    """Rows with their column names and engine-neutral types (see render.py)."""
+
+    columns: list[str]
+    types: list[str]  # varchar, bigint, integer, double, decimal, date, timestamp, boolean
+    rows: list[tuple[Any, ...]]
+    bytes_scanned: int | None = None
+    seconds: float = 0.0
+
+
+class DeliveryStream(Protocol):
+    """What the agent ships into: Firehose's PutRecordBatch, locally or on AWS."""
+
+    max_batch_records: int  # 500
+    max_batch_bytes: int  # 4 MiB
+    max_record_bytes: int  # 1,000 KiB
+
+    def put_record_batch(self, records: Sequence[bytes]) -> list[str | None]:
+        """Deliver records; per record None on success or an error code to retry it."""
+        ...
+
+    def close(self) -> None:
+        """Flush whatever the stream still buffers."""
+        ...
+
+
+Confirm = Callable[[list[Action]], bool]
+
+
+class Target(ABC):
+    """One pipeline, two engines. Run summaries are plain dicts written by the job
+    (`glue_scripts/transform_order_history.py`), so both targets print the same numbers."""
+
+    name: str
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.names = settings.names
+
+    # provisioning -------------------------------------------------------------------------
+    @abstractmethod
+    def plan_up(self) -> list[Action]: ...
+
+    @abstractmethod
+    def apply(self, plan: list[Action]) -> None: ...
+
+    @abstractmethod
+    def plan_down(self, keep_data: bool) -> list[Action]: ...
+
+    @abstractmethod
+    def status(self) -> dict[str, Any]: ...
+
+    # pipeline -----------------------------------------------------------------------------
+    @abstractmethod
+    def delivery_stream(self) -> DeliveryStream: ...
+
+    @property
+    @abstractmethod
+    def log_dir(self) -> Any:
+        """Where `generate` writes order logs on this machine and `ship` reads them."""
+
+    @property
+    @abstractmethod
+    def state_dir(self) -> Any:
+        """Where this machine keeps the agent's checkpoints and other local state."""
+
+    @abstractmethod
+    def crawl(self, wait: bool = True) -> CrawlResult: ...
+
+    @abstractmethod
+    def run_transform(self, params: JobParams, wait: bool = True) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def transform_runs(self, limit: int = 10) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> QueryResult: ...
