@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -18,11 +17,9 @@ from orderpipe.settings import Settings, TargetName, load_settings
 class OrderpipeGroup(TyperGroup):
     """Turns our errors into one sentence on stderr and an exit code (1, or 2 for usage)."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
         except OrderpipeError as exc:
             _report(ctx, exc, str(exc))
             raise typer.Exit(exc.exit_code) from None
@@ -30,11 +27,15 @@ class OrderpipeGroup(TyperGroup):
             console.error("interrupted.")
             raise typer.Exit(130) from None
         except Exception as exc:  # a bug of ours: still one sentence, traceback with --debug
-            _report(ctx, exc, f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
+            if type(exc).__module__.startswith(("click", "typer")):
+                raise  # usage errors, --help, Exit: the CLI framework's own flow
+            _report(
+                ctx, exc, f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)"
+            )
             raise typer.Exit(1) from None
 
 
-def _report(ctx: click.Context, exc: BaseException, message: str) -> None:
+def _report(ctx: typer.Context, exc: BaseException, message: str) -> None:
     settings = ctx.obj if isinstance(ctx.obj, Settings) else None
     if settings is not None and settings.debug:
         console.err.print_exception(show_locals=False)
@@ -63,7 +64,9 @@ def main_options(
     ctx: typer.Context,
     target: Annotated[
         TargetName | None,
-        typer.Option(help="Where the pipeline runs: local (default) or aws. [env: ORDERPIPE_TARGET]"),
+        typer.Option(
+            help="Where the pipeline runs: local (default) or aws. [env: ORDERPIPE_TARGET]"
+        ),
     ] = None,
     stack: Annotated[
         str | None, typer.Option(help="Prefix of every resource name (default orderpipe).")
@@ -92,7 +95,7 @@ def main_options(
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise click.UsageError(f"invalid setting {where}: {first['msg']}") from None
+        raise typer.BadParameter(f"{first['msg']}", param_hint=where) from None
     if ctx.obj.debug:
         import logging
 
@@ -100,9 +103,9 @@ def main_options(
 
 
 def _register() -> None:
-    from orderpipe.commands import demo, infra, pipeline, query, ship
+    from orderpipe.commands import demo, infra, ingest, pipeline, query
 
-    for module in (infra, ship, pipeline, query, demo):
+    for module in (infra, ingest, pipeline, query, demo):
         module.register(app)
 
 

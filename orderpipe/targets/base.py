@@ -95,7 +95,16 @@ class Target(ABC):
     @abstractmethod
     def status(self) -> dict[str, Any]: ...
 
+    def ensure_up(self) -> None:
+        """Make what this machine needs before local work (the local target's folders)."""
+
     # pipeline -----------------------------------------------------------------------------
+    def generate_remotely(
+        self, *, count: int, rate: float | None, seed: int | None, requested: bool | None
+    ) -> dict[str, Any] | None:
+        """Start generating on the target's own host and describe it; None = generate here."""
+        return None
+
     @abstractmethod
     def delivery_stream(self) -> DeliveryStream: ...
 
@@ -112,6 +121,10 @@ class Target(ABC):
     @abstractmethod
     def crawl(self, wait: bool = True) -> CrawlResult: ...
 
+    def crawl_is_stale(self) -> bool:
+        """True when raw data arrived that the catalog has not seen (always ask, by default)."""
+        return False
+
     @abstractmethod
     def run_transform(self, params: JobParams, wait: bool = True) -> dict[str, Any]: ...
 
@@ -119,4 +132,5 @@ class Target(ABC):
     def transform_runs(self, limit: int = 10) -> list[dict[str, Any]]: ...
 
     @abstractmethod
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> QueryResult: ...
+    def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
+        """Run SQL with positional `?` parameters (see queries.bind) on the target's engine."""

@@ -1,0 +1,116 @@
+"""generate and ship: produce orders into the log folder, and deliver them to Firehose."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from orderpipe import console
+from orderpipe.commands import settings_of
+from orderpipe.render import key_values
+
+
+def ship_logs(target: Any, log_dir: Path | None = None, follow: bool = False) -> Any:
+    """Run the agent over the log folder into the target's delivery stream; print its numbers."""
+    from orderpipe.shipper import ship as run_agent
+
+    stats = run_agent(
+        target.delivery_stream(),
+        log_dir or target.log_dir,
+        target.state_dir / "agent",
+        follow=follow,
+    )
+    console.success(
+        f"shipped {stats.lines:,} lines in {stats.records:,} records "
+        f"({stats.bytes / 1e6:,.1f} MB, billed/payload {stats.billed_bytes / max(stats.bytes, 1):.3f}) "
+        f"in {stats.seconds:.1f}s"
+        + (f"; {stats.dead_letters} oversize line(s) dead-lettered" if stats.dead_letters else "")
+    )
+    return stats
+
+
+def generate(
+    ctx: typer.Context,
+    count: Annotated[int, typer.Option(min=1, help="How many synthetic order lines.")] = 10_000,
+    rate: Annotated[
+        float | None, typer.Option(min=0.001, help="Order lines per second (default: unlimited).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Same seed, same orders.")] = None,
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, readable=True, help="Stream a real CSV/NDJSON order file."
+        ),
+    ] = None,
+    date_format: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="strptime format of InvoiceDate in --replay (repeatable; first match wins)."
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding of --replay (default: detected).")
+    ] = None,
+    no_ship: Annotated[
+        bool, typer.Option("--no-ship", help="Only write the log files, for `ship` later.")
+    ] = False,
+    ec2: Annotated[
+        bool | None,
+        typer.Option(
+            "--ec2/--here", help="aws target: run on the stack's EC2 instance (default) or here."
+        ),
+    ] = None,
+) -> None:
+    """Produce orders (synthetic, or a replayed real file) and ship them to the target."""
+    from orderpipe import generator
+    from orderpipe.targets import get_target
+
+    target = get_target(settings_of(ctx))
+    if replay is None and ec2 is not False:
+        remote = target.generate_remotely(count=count, rate=rate, seed=seed, requested=ec2)
+        if remote is not None:
+            console.out.print(key_values("Generator instance", remote))
+            return
+    target.ensure_up()
+    if replay is not None:
+        lines = generator.replay_orders(replay, date_formats=date_format or (), encoding=encoding)
+        what = f"replaying {replay.name}"
+    else:
+        lines = generator.synthetic_orders(count, seed)
+        what = f"generating {count:,} orders"
+    with console.progress_bar(what, total=None if replay else count) as advance:
+        stats = generator.write_orders(lines, target.log_dir, rate=rate, on_progress=advance)
+    console.success(
+        f"wrote {stats.orders:,} orders ({stats.bytes / 1e6:,.1f} MB in {stats.files} file(s)) "
+        f"to {target.log_dir} in {stats.seconds:.1f}s"
+        + (f"; order dates {stats.first_date} → {stats.last_date}" if stats.first_date else "")
+    )
+    if not no_ship:
+        ship_logs(target)
+
+
+def ship(
+    ctx: typer.Context,
+    log_dir: Annotated[
+        Path | None, typer.Option(file_okay=False, help="Folder to ship (default <home>/logs).")
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep tailing until Ctrl-C.")
+    ] = False,
+) -> None:
+    """The agent: deliver the log folder beyond its checkpoint to the target's Firehose."""
+    from orderpipe.errors import NotReadyError
+    from orderpipe.targets import get_target
+
+    target = get_target(settings_of(ctx))
+    folder = log_dir or target.log_dir
+    if not Path(folder).is_dir():
+        raise NotReadyError(f"there is no log folder at {folder}: run `orderpipe generate` first.")
+    ship_logs(target, folder, follow)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Pipeline")(generate)
+    app.command(rich_help_panel="Pipeline")(ship)

@@ -1,0 +1,133 @@
+"""crawl and transform: discover raw data, run the ETL job, show its runs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from orderpipe import console
+from orderpipe.commands import settings_of
+from orderpipe.commands.infra import runs_table
+from orderpipe.render import key_values
+from orderpipe.targets.base import CrawlResult, JobParams
+
+transform_app = typer.Typer(help="Run the ETL job and inspect its runs.", no_args_is_help=True)
+
+
+def describe_crawl(result: CrawlResult) -> str:
+    added = f"{result.partitions_added} new partition(s), {result.partitions_total} in all"
+    tables = f"; new table(s): {', '.join(result.tables_added)}" if result.tables_added else ""
+    note = f" ({result.message})" if result.message else ""
+    return f"{result.state.lower()}: {added}{tables}{note}"
+
+
+def crawl(
+    ctx: typer.Context,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Wait for the crawler to finish.")
+    ] = True,
+) -> None:
+    """Run the crawler over the raw bucket and register what it finds."""
+    from orderpipe.targets import get_target
+
+    target = get_target(settings_of(ctx))
+    with console.stage("crawl") as stage:
+        result = target.crawl(wait=wait)
+        stage["detail"] = describe_crawl(result)
+
+
+def summary_rows(summary: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The run summary as labelled numbers, quarantine reasons indented under their total."""
+    rows: list[tuple[str, Any]] = [
+        ("raw objects read", summary.get("objects_read")),
+        ("records read", summary.get("records_read")),
+        ("duplicates dropped", summary.get("duplicates_dropped")),
+        ("distinct records", summary.get("distinct_records")),
+        ("transformed", summary.get("transformed")),
+        ("quarantined", summary.get("quarantined_total")),
+    ]
+    for reason, n in sorted((summary.get("quarantined") or {}).items(), key=lambda kv: -kv[1]):
+        if n:
+            rows.append((f"  {reason}", n))
+    rows += [
+        ("partitions written", summary.get("partitions_written")),
+        ("seconds", summary.get("seconds")),
+    ]
+    return rows
+
+
+@transform_app.command("run")
+def transform_run(
+    ctx: typer.Context,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Wait for the job to finish.")
+    ] = True,
+    fx_rate: Annotated[
+        float | None, typer.Option(min=0.000001, help="USD per unit of source currency.")
+    ] = None,
+    high_value_threshold: Annotated[
+        float | None, typer.Option(help="Order lines above this many USD are tagged High.")
+    ] = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option("--full-refresh", help="Rebuild from all raw data, not just new objects."),
+    ] = False,
+) -> None:
+    """Run the ETL job (crawling first if raw changed) and print what it did."""
+    from orderpipe.targets import get_target
+
+    settings = settings_of(ctx)
+    target = get_target(settings)
+    params = JobParams(
+        fx_rate=fx_rate if fx_rate is not None else settings.fx_rate,
+        high_value_threshold=(
+            high_value_threshold
+            if high_value_threshold is not None
+            else settings.high_value_threshold
+        ),
+        full_refresh=full_refresh,
+    )
+    summary = run_transform(target, params, wait)
+    if summary:
+        console.out.print(
+            key_values(f"Transform run {summary.get('run_id', '')}", summary_rows(summary))
+        )
+
+
+def run_transform(target: Any, params: JobParams, wait: bool = True) -> dict[str, Any]:
+    """Crawl when the catalog is stale, then run the job; each as a timed stage."""
+    if target.crawl_is_stale():
+        with console.stage("crawl") as stage:
+            stage["detail"] = describe_crawl(target.crawl())
+    with console.stage("transform") as stage:
+        summary: dict[str, Any] = target.run_transform(params, wait=wait)
+        if summary.get("transformed") is not None:
+            stage["detail"] = (
+                f"{summary.get('records_read', 0):,} read → {summary['transformed']:,} transformed, "
+                f"{summary.get('quarantined_total', 0):,} quarantined, "
+                f"{summary.get('duplicates_dropped', 0):,} duplicates dropped"
+            )
+        else:
+            stage["detail"] = str(summary.get("state", "started"))
+    return summary
+
+
+@transform_app.command("status")
+def transform_status(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs.")] = 10,
+) -> None:
+    """Recent job runs: start, duration, rows in/out/quarantined, outcome."""
+    from orderpipe.targets import get_target
+
+    runs = get_target(settings_of(ctx)).transform_runs(limit)
+    if not runs:
+        console.info("No transform runs yet: run `orderpipe transform run`.")
+        return
+    console.out.print(runs_table(runs))
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Pipeline")(crawl)
+    app.add_typer(transform_app, name="transform", rich_help_panel="Pipeline")

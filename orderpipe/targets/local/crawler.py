@@ -1,0 +1,102 @@
+"""The local crawler: discovers raw partitions and the record schema, like a Glue crawler.
+
+It records the `raw` table in the local catalog with the partitions it found, and remembers a
+fingerprint of what it saw so the job runner can crawl only when raw has changed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from orderpipe.localcatalog import LocalCatalog
+from orderpipe.settings import RAW_PREFIX
+from orderpipe.targets.base import CrawlResult
+
+_JSON_TO_GLUE = {str: "string", int: "bigint", float: "double", bool: "boolean"}
+
+
+def raw_objects(raw_bucket: Path) -> list[Path]:
+    """Every delivered raw object (temp files start with '.' and are skipped)."""
+    root = raw_bucket / RAW_PREFIX
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def fingerprint(objects: list[Path]) -> str:
+    """Changes whenever an object is added, removed or rewritten."""
+    newest = max((p.stat().st_mtime_ns for p in objects), default=0)
+    return f"{len(objects)}:{newest}"
+
+
+def _sample_columns(objects: list[Path], lines: int = 200) -> list[dict[str, str]]:
+    """Infer columns from the first records of the newest objects, Glue-crawler style."""
+    seen: dict[str, str] = {}
+    for path in reversed(objects[-5:]):
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+            for _, line in zip(range(lines), handle, strict=False):
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(record, dict):
+                    continue
+                for key, value in record.items():
+                    kind = _JSON_TO_GLUE.get(type(value))
+                    if kind and seen.get(key) in (None, "bigint"):
+                        seen[key] = (
+                            "double" if {seen.get(key), kind} == {"bigint", "double"} else kind
+                        )
+    return [{"Name": name.lower(), "Type": kind} for name, kind in seen.items()]
+
+
+def crawl(raw_bucket: Path, catalog: LocalCatalog, database: str, state_file: Path) -> CrawlResult:
+    started = time.perf_counter()
+    objects = raw_objects(raw_bucket)
+    before = catalog.table(database, "raw")
+    partitions = sorted(
+        {
+            str(p.parent.relative_to(raw_bucket / RAW_PREFIX))
+            for p in objects
+            if p.parent != raw_bucket
+        }
+    )
+    tables_added: list[str] = []
+    added = 0
+    if objects:
+        keys = [{"Name": k, "Type": "string"} for k in ("year", "month", "day", "hour")]
+        new = catalog.ensure_table(
+            database,
+            "raw",
+            location=str(raw_bucket / RAW_PREFIX),
+            columns=_sample_columns(objects),
+            partition_keys=keys,
+            fmt="json",
+        )
+        tables_added = ["raw"] if new else []
+        added = catalog.add_partitions(database, "raw", partitions)
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(
+        json.dumps({"fingerprint": fingerprint(objects), "crawled_at": time.time()})
+    )
+    return CrawlResult(
+        state="SUCCEEDED",
+        tables_added=tables_added,
+        partitions_added=added,
+        partitions_total=len(partitions),
+        seconds=time.perf_counter() - started,
+        message="" if objects or before else "no raw data yet",
+    )
+
+
+def is_stale(raw_bucket: Path, state_file: Path) -> bool:
+    """True when raw holds something the last crawl did not see."""
+    if not state_file.exists():
+        return True
+    state: dict[str, Any] = json.loads(state_file.read_text())
+    return bool(state.get("fingerprint") != fingerprint(raw_objects(raw_bucket)))
