@@ -148,8 +148,8 @@ def _build_pools(rng: random.Random) -> _Pools:
             continue
         codes.add(code)
         description = f"{fake.color_name()} {fake.word()} {rng.choice(NOUNS)}".upper()
-        # Log-normal around ₹600, clipped to a wholesale range; whole rupees or .50.
-        rupees = min(max(math.exp(rng.gauss(math.log(600), 1.0)), 100.0), 15000.0)
+        # Log-normal around ₹400, clipped to a wholesale range; whole rupees or .50.
+        rupees = min(max(math.exp(rng.gauss(math.log(400), 1.0)), 100.0), 15000.0)
         price = round(rupees * 2) / 2
         head = b'"StockCode":%s,"Description":%s,"Quantity":' % (
             _json_str(code),

@@ -223,7 +223,9 @@ class LocalFirehose:
         assert self._spool_fd is not None
         start = os.lseek(self._spool_fd, 0, os.SEEK_END)
         try:
-            os.write(self._spool_fd, b"".join(frames))
+            data = memoryview(b"".join(frames))
+            while data:
+                data = data[os.write(self._spool_fd, data) :]
             os.fdatasync(self._spool_fd)
         except OSError as exc:
             os.ftruncate(self._spool_fd, start)

@@ -1,0 +1,207 @@
+"""Run SQL on Athena in the stack's workgroup and database; typed rows back, cost known.
+
+Parameters never touch the SQL text: the SQL holds `?` placeholders and `params` fills them,
+in insertion order, through ExecutionParameters (Athena's prepared-statement values, each a SQL
+literal). A named query declares its parameter order and types; the caller builds `params` in
+that order with values of those types (`--param min_total=100` → {"min_total": 100.0}), so a
+string stays a string ('100') and a number stays a number (100.0).
+
+Values come back as strings; they are converted by the column types Athena reports, so JSON
+output matches the local (DuckDB) target exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from orderpipe.errors import OrderpipeError, QueryFailed
+from orderpipe.settings import StackNames
+from orderpipe.targets.aws.firehose import translate_client_error
+from orderpipe.targets.aws.session import AwsSession
+from orderpipe.targets.base import QueryResult
+
+PRICE_PER_TB_USD = 5.0
+BYTES_PER_TB = 1024**4
+MINIMUM_BILLED_BYTES = 10 * 1024**2
+PAGE_SIZE = 1000  # get_query_results' maximum
+
+# Athena (Trino) type → engine-neutral type of QueryResult.types.
+NEUTRAL_TYPES = {
+    "varchar": "varchar", "char": "varchar", "string": "varchar",
+    "tinyint": "integer", "smallint": "integer", "integer": "integer", "int": "integer",
+    "bigint": "bigint",
+    "double": "double", "float": "double", "real": "double",
+    "decimal": "decimal",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
+}
+
+
+def _timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _boolean(text: str) -> bool:
+    return text.lower() == "true"
+
+
+CONVERTERS: dict[str, Callable[[str], Any]] = {
+    "varchar": str,
+    "integer": int,
+    "bigint": int,
+    "double": float,
+    "decimal": float,
+    "boolean": _boolean,
+    "date": date.fromisoformat,
+    "timestamp": _timestamp,
+}
+
+
+def sql_literal(value: Any) -> str:
+    """One ExecutionParameters value: a SQL literal (numbers plain, strings quoted with ''
+    doubled, dates and timestamps typed, None → NULL)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise OrderpipeError(f"query parameter {value!r} is not a finite number")
+        return repr(value)
+    if isinstance(value, datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, date):
+        return f"DATE '{value.isoformat()}'"
+    text = str(value)
+    return "'" + text.replace("'", "''") + "'"
+
+
+def query_cost_usd(bytes_scanned: int | None) -> float:
+    """What Athena bills for a query: $5 per TB scanned, each query rounded up to the next MB
+    with a 10 MB minimum. A query that scanned nothing (DDL, a failed query) costs nothing."""
+    if not bytes_scanned:
+        return 0.0
+    billed = max(MINIMUM_BILLED_BYTES, math.ceil(bytes_scanned / 1024**2) * 1024**2)
+    return billed / BYTES_PER_TB * PRICE_PER_TB_USD
+
+
+def run_query(
+    session: AwsSession,
+    names: StackNames,
+    sql: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    timeout: float = 300,
+) -> QueryResult:
+    """Run `sql` in the stack's workgroup and database, wait (bounded), return typed rows."""
+    athena = session.client("athena")
+    started = clock()
+    query_id = _start(athena, names, sql, params)
+    execution = _wait(athena, query_id, sleep=sleep, clock=clock, started=started, timeout=timeout)
+    columns, types, rows = _results(athena, query_id, execution.get("StatementType") == "DML")
+    statistics = execution.get("Statistics", {})
+    millis = statistics.get("TotalExecutionTimeInMillis")
+    return QueryResult(
+        columns=columns,
+        types=types,
+        rows=rows,
+        bytes_scanned=statistics.get("DataScannedInBytes"),
+        seconds=millis / 1000 if millis else clock() - started,
+    )
+
+
+def _start(athena: Any, names: StackNames, sql: str, params: Mapping[str, Any] | None) -> str:
+    import botocore.exceptions
+
+    request: dict[str, Any] = {
+        "QueryString": sql,
+        "QueryExecutionContext": {"Catalog": "AwsDataCatalog", "Database": names.database},
+        "WorkGroup": names.workgroup,
+    }
+    if params:
+        request["ExecutionParameters"] = [sql_literal(value) for value in params.values()]
+    try:
+        return str(athena.start_query_execution(**request)["QueryExecutionId"])
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") == "InvalidRequestException":
+            if "workgroup" in error.get("Message", "").lower():
+                raise OrderpipeError(
+                    f"Athena workgroup {names.workgroup} is not usable ({error.get('Message')}): "
+                    "run `orderpipe --target aws up`."
+                ) from None
+            raise QueryFailed(f"Athena rejected the query: {error.get('Message')}") from None
+        raise translate_client_error(
+            exc, action="athena:StartQueryExecution", resource=f"workgroup {names.workgroup}"
+        ) from None
+
+
+def _wait(
+    athena: Any,
+    query_id: str,
+    *,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    started: float,
+    timeout: float,
+) -> dict[str, Any]:
+    delay = 0.25
+    while True:
+        execution: dict[str, Any] = athena.get_query_execution(QueryExecutionId=query_id)[
+            "QueryExecution"
+        ]
+        status = execution["Status"]
+        state = status["State"]
+        if state == "SUCCEEDED":
+            return execution
+        if state in ("FAILED", "CANCELLED"):
+            reason = status.get("StateChangeReason") or status.get("AthenaError", {}).get(
+                "ErrorMessage", "Athena gave no reason"
+            )
+            raise QueryFailed(f"Athena query {query_id} {state}: {reason}")
+        if clock() - started >= timeout:
+            athena.stop_query_execution(QueryExecutionId=query_id)
+            raise QueryFailed(
+                f"Athena query {query_id} was still {state} after {timeout:.0f}s and was stopped."
+            )
+        sleep(delay)
+        delay = min(delay * 2, 5.0)
+
+
+def _results(
+    athena: Any, query_id: str, has_header: bool
+) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
+    columns: list[str] = []
+    types: list[str] = []
+    converters: list[Callable[[str], Any]] = []
+    rows: list[tuple[Any, ...]] = []
+    pages = athena.get_paginator("get_query_results").paginate(
+        QueryExecutionId=query_id, PaginationConfig={"PageSize": PAGE_SIZE}
+    )
+    for number, page in enumerate(pages):
+        result_set = page["ResultSet"]
+        if number == 0:
+            for info in result_set["ResultSetMetadata"]["ColumnInfo"]:
+                neutral = NEUTRAL_TYPES.get(info["Type"].lower(), info["Type"].lower())
+                columns.append(info["Name"])
+                types.append(neutral)
+                converters.append(CONVERTERS.get(neutral, str))
+        data_rows = result_set["Rows"][1:] if number == 0 and has_header else result_set["Rows"]
+        for row in data_rows:
+            rows.append(
+                tuple(
+                    None if "VarCharValue" not in datum else convert(datum["VarCharValue"])
+                    for convert, datum in zip(converters, row["Data"], strict=True)
+                )
+            )
+    return columns, types, rows

@@ -1,0 +1,138 @@
+"""botocore's exceptions turned into ours: one sentence that names the call, the resource and
+what AWS said, so the CLI edge prints it without a traceback."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from orderpipe.errors import OrderpipeError, TransientError
+
+ACCESS_DENIED = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "AuthorizationError",
+    "AuthorizationErrorException",
+}
+THROTTLED = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "SlowDown",
+    "ServiceUnavailable",
+    "InternalError",
+    "InternalFailure",
+    "InternalServiceException",
+}
+NOT_FOUND = {
+    "NoSuchEntity",
+    "NoSuchBucket",
+    "NotFound",
+    "404",
+    "EntityNotFoundException",
+    "ResourceNotFoundException",
+    "ResourceNotFound",
+    "NoSuchKey",
+    "InvalidGroup.NotFound",
+    "InvalidInstanceID.NotFound",
+}
+ALREADY_EXISTS = {
+    "EntityAlreadyExists",
+    "AlreadyExistsException",
+    "ResourceAlreadyExistsException",
+    "BucketAlreadyOwnedByYou",
+    "ResourceInUseException",
+    "InvalidPermission.Duplicate",
+}
+EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
+_DENIED_RESOURCE = re.compile(r"on resource:? (\S+)")
+
+
+def error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def error_message(exc: BaseException) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Message", "")) or str(exc)
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """AWS's many spellings of "does not exist" (Athena only says so in the message)."""
+    code = error_code(exc)
+    if code in NOT_FOUND:
+        return True
+    return code == "InvalidRequestException" and "not found" in error_message(exc).lower()
+
+
+def is_already_exists(exc: BaseException) -> bool:
+    code = error_code(exc)
+    if code in ALREADY_EXISTS:
+        return True
+    message = error_message(exc).lower()
+    return code == "InvalidRequestException" and ("already" in message or "exists" in message)
+
+
+def _iam_action(api: str, operation: str) -> str:
+    service = api.split(".", 1)[0] if api else "aws"
+    return f"{service}:{operation}"
+
+
+def translate(exc: BaseException, api: str = "", resource: str = "") -> OrderpipeError:
+    """Our error for any botocore exception, or a generic one for anything else."""
+    import botocore.exceptions as bx
+
+    if isinstance(exc, OrderpipeError):
+        return exc
+    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
+        return OrderpipeError(
+            "No usable AWS credentials: run `aws configure` (or `aws sso login`), or set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile."
+        )
+    if isinstance(exc, bx.NoRegionError):
+        return OrderpipeError("No AWS region is set: pass --region, or set ORDERPIPE_REGION or AWS_REGION.")
+    if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ReadTimeoutError):
+        return TransientError(f"Cannot reach AWS ({exc}); check the network or AWS_ENDPOINT_URL and retry.")
+    if not isinstance(exc, bx.ClientError):
+        return OrderpipeError(f"{type(exc).__name__} calling {api or 'AWS'}: {exc}")
+    code, message = error_code(exc), error_message(exc)
+    operation = exc.operation_name or api
+    where = f" on {resource}" if resource else ""
+    if code in ACCESS_DENIED:
+        match = _DENIED_RESOURCE.search(message)
+        target = match.group(1).rstrip(".,") if match else resource or "the stack's resources"
+        return OrderpipeError(
+            f"AWS denied {_iam_action(api, operation)} on {target}: grant that permission to "
+            "your identity or use a --profile that has it."
+        )
+    if code in EXPIRED:
+        return OrderpipeError(
+            "Your AWS credentials have expired: refresh them (e.g. `aws sso login`) and retry."
+        )
+    if code in THROTTLED:
+        return TransientError(f"AWS is throttling {operation}{where} ({code}: {message}); retry shortly.")
+    return OrderpipeError(f"AWS {operation}{where} failed: {code}: {message}")
+
+
+@contextmanager
+def aws_errors(api: str = "", resource: str = "") -> Iterator[None]:
+    """Turn any AWS exception raised inside into our error type (see `translate`)."""
+    import botocore.exceptions as bx
+
+    try:
+        yield
+    except (bx.BotoCoreError, bx.ClientError) as exc:
+        raise translate(exc, api, resource) from exc
+
+
+def call(client: Any, method: str, resource: str = "", **kwargs: Any) -> Any:
+    """One AWS call whose errors come back as ours."""
+    api = f"{client.meta.service_model.service_name}.{method}"
+    with aws_errors(api, resource):
+        return getattr(client, method)(**kwargs)

@@ -1,0 +1,353 @@
+"""Run the stack's Glue crawler and ETL job, follow them with bounded polling, report numbers.
+
+Waiting is injectable (`sleep`, `clock`) so tests never wait. The crawl report comes from the
+Data Catalog itself (tables and partitions before vs after), which names the tables it added
+and counts partitions — Glue's crawler metrics give neither. The job's numbers come from the
+run summary the job writes to `s3://<lake>/_runs/<run_id>.json`; Glue itself only knows state,
+time and capacity.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from orderpipe.errors import JobFailed, OrderpipeError
+from orderpipe.settings import QUARANTINE_TABLE, TRANSFORMED_TABLE, StackNames
+from orderpipe.targets.aws.firehose import translate_client_error
+from orderpipe.targets.aws.session import AwsSession
+from orderpipe.targets.base import CrawlResult, JobParams
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], float]
+Progress = Callable[[dict[str, Any]], None]
+
+RUN_SUMMARY_PREFIX = "_runs/"
+SUMMARY_COUNTS = (
+    "objects_read",
+    "records_read",
+    "distinct_records",
+    "duplicates_dropped",
+    "transformed",
+    "quarantined",
+    "quarantined_total",
+    "partitions_written",
+)
+JOB_FAILED_STATES = frozenset({"FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED"})
+JOB_DONE_STATES = JOB_FAILED_STATES | {"SUCCEEDED"}
+# LastCrawl.Status → our state (moto says COMPLETED/STOPPED where Glue says SUCCEEDED/CANCELLED).
+CRAWL_STATES = {"SUCCEEDED": "SUCCEEDED", "COMPLETED": "SUCCEEDED", "FAILED": "FAILED",
+                "CANCELLED": "FAILED", "STOPPED": "FAILED"}
+DPU_PER_WORKER = {"G.025X": 0.25, "G.1X": 1.0, "G.2X": 2.0, "G.4X": 4.0, "G.8X": 8.0,
+                  "Z.2X": 2.0, "Standard": 1.0}
+
+
+def _next_delay(delay: float, cap: float) -> float:
+    return min(delay * 1.5, cap)
+
+
+def _code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+# crawler ------------------------------------------------------------------------------------
+
+
+def start_crawl(
+    session: AwsSession,
+    names: StackNames,
+    *,
+    wait: bool = True,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+    timeout: float = 1800,
+    on_progress: Progress | None = None,
+) -> CrawlResult:
+    """Start the crawler (or find it already running) and, with `wait`, follow it to the end."""
+    import botocore.exceptions
+
+    glue = session.client("glue")
+    resource = f"crawler {names.crawler}"
+    before = _catalog_snapshot(session, names)
+    previous_start = _crawler(glue, names).get("LastCrawl", {}).get("StartTime")
+    started = clock()
+    already = False
+    try:
+        glue.start_crawler(Name=names.crawler)
+    except botocore.exceptions.ClientError as exc:
+        if _code(exc) != "CrawlerRunningException":
+            raise translate_client_error(exc, action="glue:StartCrawler", resource=resource) from None
+        already = True
+    if not wait:
+        return CrawlResult(
+            state="ALREADY_RUNNING" if already else "RUNNING",
+            message="the crawler was already running" if already else "crawl started",
+        )
+
+    delay = 2.0
+    while True:
+        crawler = _crawler(glue, names)
+        last = crawler.get("LastCrawl", {})
+        elapsed = clock() - started
+        if on_progress is not None:
+            on_progress({"state": crawler.get("State", ""), "seconds": elapsed})
+        finished = crawler.get("State") == "READY" and (already or last.get("StartTime") != previous_start)
+        if finished and last:
+            break
+        if elapsed >= timeout:
+            raise OrderpipeError(
+                f"{resource} is still running after {timeout:.0f}s: see `orderpipe --target aws "
+                "status`, or the AWS Glue console's crawler page."
+            )
+        sleep(delay)
+        delay = _next_delay(delay, 30.0)
+
+    after = _catalog_snapshot(session, names)
+    state = CRAWL_STATES.get(str(last.get("Status", "")), "FAILED")
+    added = sorted(set(after) - set(before))
+    message = "the crawler was already running; waited for that crawl" if already else ""
+    if state != "SUCCEEDED":
+        message = (
+            f"crawl ended {last.get('Status', 'without a status')}: "
+            f"{last.get('ErrorMessage') or 'Glue gave no reason'} (logs: CloudWatch log group "
+            f"{last.get('LogGroup', '/aws-glue/crawlers')}, stream {last.get('LogStream', names.crawler)})"
+        )
+    return CrawlResult(
+        state=state,
+        tables_added=added,
+        partitions_added=sum(max(0, n - before.get(t, 0)) for t, n in after.items()),
+        partitions_total=sum(after.values()),
+        seconds=clock() - started,
+        message=message,
+    )
+
+
+def _crawler(glue: Any, names: StackNames) -> dict[str, Any]:
+    import botocore.exceptions
+
+    try:
+        return dict(glue.get_crawler(Name=names.crawler)["Crawler"])
+    except botocore.exceptions.ClientError as exc:
+        if _code(exc) == "EntityNotFoundException":
+            raise OrderpipeError(
+                f"crawler {names.crawler} does not exist: run `orderpipe --target aws up`."
+            ) from None
+        raise translate_client_error(
+            exc, action="glue:GetCrawler", resource=f"crawler {names.crawler}"
+        ) from None
+
+
+def _catalog_snapshot(session: AwsSession, names: StackNames) -> dict[str, int]:
+    """Partition count per crawler-made table of the stack's database (the job's own tables
+    are left out: the crawler never writes them)."""
+    import botocore.exceptions
+
+    glue = session.client("glue")
+    counts: dict[str, int] = {}
+    try:
+        for page in glue.get_paginator("get_tables").paginate(DatabaseName=names.database):
+            for table in page["TableList"]:
+                if table["Name"] in (TRANSFORMED_TABLE, QUARANTINE_TABLE):
+                    continue
+                counts[table["Name"]] = (
+                    _partition_count(glue, names.database, table["Name"])
+                    if table.get("PartitionKeys")
+                    else 0
+                )
+    except botocore.exceptions.ClientError as exc:
+        if _code(exc) == "EntityNotFoundException":
+            return {}
+        raise translate_client_error(
+            exc, action="glue:GetTables", resource=f"database {names.database}"
+        ) from None
+    return counts
+
+
+def _partition_count(glue: Any, database: str, table: str) -> int:
+    pages = glue.get_paginator("get_partitions").paginate(
+        DatabaseName=database, TableName=table, ExcludeColumnSchema=True
+    )
+    return sum(len(page["Partitions"]) for page in pages)
+
+
+# job ----------------------------------------------------------------------------------------
+
+
+def job_arguments(params: JobParams) -> dict[str, str]:
+    """The job run's arguments. A full refresh also turns bookmarks off for that run so every
+    raw object is read again (the job's exactly-once rule makes re-reading harmless)."""
+    arguments = {
+        "--fx_rate": repr(float(params.fx_rate)),
+        "--high_value_threshold": repr(float(params.high_value_threshold)),
+        "--full_refresh": "true" if params.full_refresh else "false",
+    }
+    if params.full_refresh:
+        arguments["--job-bookmark-option"] = "job-bookmark-disable"
+    return arguments
+
+
+def run_job(
+    session: AwsSession,
+    names: StackNames,
+    params: JobParams,
+    *,
+    lake_bucket: str,
+    wait: bool = True,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+    on_progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Start a run of the stack's job; with `wait`, follow it and return its run summary.
+
+    Raises JobFailed (with Glue's message and where the logs are) when the run does not succeed.
+    Glue's own job Timeout bounds the wait.
+    """
+    import botocore.exceptions
+
+    glue = session.client("glue")
+    resource = f"job {names.job}"
+    try:
+        run_id = str(glue.start_job_run(JobName=names.job, Arguments=job_arguments(params))["JobRunId"])
+    except botocore.exceptions.ClientError as exc:
+        code = _code(exc)
+        if code == "ConcurrentRunsExceededException":
+            raise OrderpipeError(
+                f"a run of {resource} is already in progress: wait for it (`orderpipe --target aws "
+                "transform status`) and run again."
+            ) from None
+        if code == "EntityNotFoundException":
+            raise OrderpipeError(f"{resource} does not exist: run `orderpipe --target aws up`.") from None
+        raise translate_client_error(exc, action="glue:StartJobRun", resource=resource) from None
+
+    started = clock()
+    delay = 5.0
+    while True:
+        run = _job_run(glue, names, run_id)
+        if on_progress is not None:
+            on_progress(
+                {"run_id": run_id, "state": run["JobRunState"], "seconds": clock() - started,
+                 "dpu_seconds": _dpu_seconds(run)}
+            )
+        if not wait or run["JobRunState"] in JOB_DONE_STATES:
+            break
+        sleep(delay)
+        delay = _next_delay(delay, 30.0)
+
+    if run["JobRunState"] in JOB_FAILED_STATES:
+        group = run.get("LogGroupName") or "/aws-glue/jobs"
+        raise JobFailed(
+            f"Glue job run {run_id} ended {run['JobRunState']}: "
+            f"{run.get('ErrorMessage') or 'Glue gave no error message'} — logs: CloudWatch log "
+            f"groups {group}/error and {group}/output, stream {run_id} "
+            f"(`aws logs tail {group}/error --log-stream-names {run_id}`)."
+        )
+    record = _run_record(run)
+    if run["JobRunState"] == "SUCCEEDED":
+        summary = _read_summary(session, lake_bucket, run_id)
+        if summary is not None:
+            record = {**record, **summary}
+    return record
+
+
+def _job_run(glue: Any, names: StackNames, run_id: str) -> dict[str, Any]:
+    import botocore.exceptions
+
+    try:
+        return dict(glue.get_job_run(JobName=names.job, RunId=run_id)["JobRun"])
+    except botocore.exceptions.ClientError as exc:
+        raise translate_client_error(
+            exc, action="glue:GetJobRun", resource=f"run {run_id} of job {names.job}"
+        ) from None
+
+
+def job_runs(
+    session: AwsSession, names: StackNames, limit: int = 10, *, lake_bucket: str | None = None
+) -> list[dict[str, Any]]:
+    """The newest `limit` runs of the stack's job, newest first; with `lake_bucket`, each
+    succeeded run carries the numbers from its run summary."""
+    import botocore.exceptions
+
+    glue = session.client("glue")
+    runs: list[dict[str, Any]] = []
+    try:
+        for page in glue.get_paginator("get_job_runs").paginate(JobName=names.job):
+            runs.extend(page["JobRuns"])
+    except botocore.exceptions.ClientError as exc:
+        if _code(exc) == "EntityNotFoundException":
+            return []
+        raise translate_client_error(exc, action="glue:GetJobRuns", resource=f"job {names.job}") from None
+    runs.sort(key=lambda run: _started(run), reverse=True)
+    records = []
+    for run in runs[:limit]:
+        record = _run_record(run)
+        if lake_bucket and run["JobRunState"] == "SUCCEEDED":
+            record.update(_read_summary(session, lake_bucket, run["Id"]) or {})
+        records.append(record)
+    return records
+
+
+def _run_record(run: dict[str, Any]) -> dict[str, Any]:
+    """What Glue itself knows of a run, in the run-summary keys (counts unknown: None)."""
+    arguments = run.get("Arguments") or {}
+    done = run["JobRunState"] in JOB_DONE_STATES
+    record: dict[str, Any] = {
+        "run_id": run["Id"],
+        "started_at": _iso(run.get("StartedOn")),
+        "finished_at": _iso(run.get("CompletedOn")) if done else None,
+        "seconds": run.get("ExecutionTime"),
+        "state": run["JobRunState"],
+    }
+    record.update(dict.fromkeys(SUMMARY_COUNTS))
+    record.update(
+        fx_rate=_float(arguments.get("--fx_rate")),
+        high_value_threshold=_float(arguments.get("--high_value_threshold")),
+        full_refresh=arguments.get("--full_refresh") == "true",
+        dpu_seconds=_dpu_seconds(run),
+        error=run.get("ErrorMessage"),
+    )
+    return record
+
+
+def _read_summary(session: AwsSession, bucket: str, run_id: str) -> dict[str, Any] | None:
+    import botocore.exceptions
+
+    key = f"{RUN_SUMMARY_PREFIX}{run_id}.json"
+    try:
+        body = session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except botocore.exceptions.ClientError as exc:
+        if _code(exc) in ("NoSuchKey", "404"):
+            return None
+        raise translate_client_error(exc, action="s3:GetObject", resource=f"s3://{bucket}/{key}") from None
+    summary = json.loads(body)
+    return summary if isinstance(summary, dict) else None
+
+
+def _dpu_seconds(run: dict[str, Any]) -> float | None:
+    """Glue reports DPUSeconds only for auto-scaled/Flex runs; otherwise time × capacity."""
+    if run.get("DPUSeconds") is not None:
+        return float(run["DPUSeconds"])
+    seconds = run.get("ExecutionTime")
+    if not seconds:
+        return None
+    if run.get("MaxCapacity"):
+        return float(seconds) * float(run["MaxCapacity"])
+    per_worker = DPU_PER_WORKER.get(str(run.get("WorkerType")))
+    if per_worker and run.get("NumberOfWorkers"):
+        return float(seconds) * per_worker * float(run["NumberOfWorkers"])
+    return None
+
+
+def _started(run: dict[str, Any]) -> float:
+    started = run.get("StartedOn")
+    return started.timestamp() if isinstance(started, datetime) else 0.0
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else None
+
+
+def _float(value: str | None) -> float | None:
+    return float(value) if value is not None else None

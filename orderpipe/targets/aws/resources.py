@@ -1,0 +1,467 @@
+"""Desired state of an AWS stack, derived from the settings, the account and the region only.
+
+Nothing here calls AWS: every name, ARN and configuration is computed, so `up`, `status` and
+`down` find the same resources from any machine, and planner tests run with no AWS at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from string import Template
+from typing import Any
+
+from orderpipe.errors import UsageError
+from orderpipe.models import TABLE_MODELS, glue_columns
+from orderpipe.paths import TEMPLATES
+from orderpipe.settings import (
+    BUCKET_ROLES,
+    FIREHOSE_ERROR_PREFIX,
+    FIREHOSE_PREFIX,
+    RAW_PREFIX,
+    Settings,
+    StackNames,
+)
+
+GLUE_VERSIONS = ("6.0", "5.1")
+SSE_ALGORITHMS = ("AES256", "aws:kms")
+MIN_SCAN_CUTOFF = 10_000_000  # Athena's own lower bound for BytesScannedCutoffPerQuery
+SERVICES = ("firehose", "glue", "ec2")
+SCRIPT_KEY = "glue/transform_order_history.py"
+PACKAGE_KEY = "glue/orderpipe_job.zip"
+PARQUET = {
+    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "SerdeInfo": {
+        "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        "Parameters": {"serialization.format": "1"},
+    },
+}
+
+
+@dataclass(frozen=True)
+class AwsOptions:
+    """The knobs of an AWS stack beyond the global settings (CLI flags of `up`)."""
+
+    glue_version: str = "6.0"
+    flex: bool = False
+    alarm_email: str | None = None
+    buffer_mb: int = 5
+    buffer_seconds: int = 60
+    scan_cutoff_bytes: int = 10 * 1024**3
+    sse: str = "AES256"
+    versioning: bool = False
+    log_retention_days: int = 14
+    glue_workers: int = 2
+    job_timeout_minutes: int = 60
+
+    def __post_init__(self) -> None:
+        if self.glue_version not in GLUE_VERSIONS:
+            raise UsageError(f"--glue-version must be one of {', '.join(GLUE_VERSIONS)}.")
+        if self.sse not in SSE_ALGORITHMS:
+            raise UsageError(f"--sse must be one of {', '.join(SSE_ALGORITHMS)}.")
+        if not 1 <= self.buffer_mb <= 128:
+            raise UsageError("--buffer-mb must be between 1 and 128 (Firehose's limits).")
+        if not 0 <= self.buffer_seconds <= 900:
+            raise UsageError("--buffer-seconds must be between 0 and 900 (Firehose's limits).")
+        if self.scan_cutoff_bytes < MIN_SCAN_CUTOFF:
+            raise UsageError(f"--scan-cutoff must be at least {MIN_SCAN_CUTOFF:,} bytes.")
+        if self.glue_workers < 2:
+            raise UsageError("a G.1X Glue job needs at least 2 workers.")
+        if self.alarm_email is not None and "@" not in self.alarm_email:
+            raise UsageError(f"--alarm-email {self.alarm_email!r} is not an e-mail address.")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file uploaded to the scripts bucket; re-uploaded only when its sha256 changes."""
+
+    key: str
+    body: bytes = field(repr=False)
+    content_type: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+
+def render_policy(name: str, **values: str) -> dict[str, Any]:
+    """An IAM document from templates/iam/<name>.json with ${placeholders} filled in."""
+    text = (TEMPLATES / "iam" / f"{name}.json").read_text(encoding="utf-8")
+    return json.loads(Template(text).substitute(values))
+
+
+def tag_list(tags: dict[str, str], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+    return [{key: k, value: v} for k, v in tags.items()]
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """Every name, ARN and configuration of one stack in one account and region."""
+
+    settings: Settings
+    account: str
+    region: str
+    partition: str = "aws"
+    options: AwsOptions = AwsOptions()
+
+    # names ---------------------------------------------------------------------------------
+    @property
+    def names(self) -> StackNames:
+        return self.settings.names
+
+    @property
+    def stack(self) -> str:
+        return self.settings.stack
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return self.names.tag
+
+    def bucket(self, role: str) -> str:
+        return self.names.bucket(role, self.account, self.region)
+
+    def bucket_arn(self, role: str) -> str:
+        return f"arn:{self.partition}:s3:::{self.bucket(role)}"
+
+    def s3_url(self, role: str, key: str = "") -> str:
+        return f"s3://{self.bucket(role)}/{key}"
+
+    def role_name(self, service: str) -> str:
+        return self.names.role(service)
+
+    def role_arn(self, service: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account}:role/{self.role_name(service)}"
+
+    def policy_name(self, service: str) -> str:
+        return f"{self.stack}-{service}-least-privilege"
+
+    @property
+    def instance_profile(self) -> str:
+        return f"{self.stack}-ec2-profile"
+
+    @property
+    def stream(self) -> str:
+        return self.names.delivery_stream
+
+    @property
+    def stream_arn(self) -> str:
+        return f"arn:{self.partition}:firehose:{self.region}:{self.account}:deliverystream/{self.stream}"
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/kinesisfirehose/{self.stream}"
+
+    log_stream = "S3Delivery"
+
+    @property
+    def database(self) -> str:
+        return self.names.database
+
+    @property
+    def crawler(self) -> str:
+        return self.names.crawler
+
+    @property
+    def job(self) -> str:
+        return self.names.job
+
+    @property
+    def workgroup(self) -> str:
+        return self.names.workgroup
+
+    @property
+    def topic(self) -> str:
+        return f"{self.stack}-alarms"
+
+    @property
+    def topic_arn(self) -> str:
+        return f"arn:{self.partition}:sns:{self.region}:{self.account}:{self.topic}"
+
+    @property
+    def firehose_alarm(self) -> str:
+        return f"{self.stack}-firehose-delivery-failures"
+
+    @property
+    def glue_rule(self) -> str:
+        return f"{self.stack}-glue-job-failed"
+
+    @property
+    def glue_rule_arn(self) -> str:
+        return f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{self.glue_rule}"
+
+    # S3 ------------------------------------------------------------------------------------
+    def create_bucket_params(self, role: str) -> dict[str, Any]:
+        params: dict[str, Any] = {"Bucket": self.bucket(role), "ObjectOwnership": "BucketOwnerEnforced"}
+        if self.region != "us-east-1":  # us-east-1 rejects an explicit LocationConstraint
+            params["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        return params
+
+    @property
+    def public_access_block(self) -> dict[str, bool]:
+        return {
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        }
+
+    @property
+    def encryption(self) -> dict[str, Any]:
+        rule: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": self.options.sse}}
+        if self.options.sse == "aws:kms":
+            rule["BucketKeyEnabled"] = True  # the AWS-managed aws/s3 key, with fewer KMS calls
+        return {"Rules": [rule]}
+
+    def bucket_policy(self, role: str) -> dict[str, Any]:
+        return render_policy("bucket-tls-only", partition=self.partition, bucket=self.bucket(role))
+
+    def lifecycle_rules(self, role: str) -> list[dict[str, Any]]:
+        """Raw ages to cheaper storage, Athena results expire, no bucket keeps dead uploads."""
+        rules: list[dict[str, Any]] = [
+            {
+                "ID": "abort-incomplete-uploads",
+                "Status": "Enabled",
+                "Filter": {"Prefix": ""},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+            }
+        ]
+        if role == "raw":
+            rules.append(
+                {
+                    "ID": "raw-to-cheaper-storage",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": RAW_PREFIX},
+                    "Transitions": [
+                        {"Days": 30, "StorageClass": "STANDARD_IA"},
+                        {"Days": 90, "StorageClass": "GLACIER_IR"},
+                    ],
+                }
+            )
+        if role == "athena-results":
+            rules.append(
+                {
+                    "ID": "expire-query-results",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "Expiration": {"Days": 7},
+                }
+            )
+        if self.options.versioning:
+            rules.append(
+                {
+                    "ID": "expire-old-versions",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+                }
+            )
+        return rules
+
+    # IAM -----------------------------------------------------------------------------------
+    def _policy_values(self) -> dict[str, str]:
+        return {
+            "partition": self.partition,
+            "account": self.account,
+            "region": self.region,
+            "raw_bucket": self.bucket("raw"),
+            "lake_bucket": self.bucket("lake"),
+            "scripts_bucket": self.bucket("scripts"),
+            "log_group": self.log_group,
+            "stream": self.stream,
+            "database": self.database,
+        }
+
+    def trust_policy(self, service: str) -> dict[str, Any]:
+        return render_policy(f"{service}-trust", **self._policy_values())
+
+    def role_policy(self, service: str) -> dict[str, Any]:
+        return render_policy(f"{service}-policy", **self._policy_values())
+
+    def topic_policy(self) -> dict[str, Any]:
+        return render_policy(
+            "alarm-topic-policy",
+            partition=self.partition,
+            account=self.account,
+            topic_arn=self.topic_arn,
+            rule_arn=self.glue_rule_arn,
+        )
+
+    # Firehose ------------------------------------------------------------------------------
+    @property
+    def firehose_destination(self) -> dict[str, Any]:
+        """The fields of the extended S3 destination we own (create and update share them)."""
+        return {
+            "RoleARN": self.role_arn("firehose"),
+            "BucketARN": self.bucket_arn("raw"),
+            "Prefix": FIREHOSE_PREFIX,
+            "ErrorOutputPrefix": FIREHOSE_ERROR_PREFIX,
+            "BufferingHints": {
+                "SizeInMBs": self.options.buffer_mb,
+                "IntervalInSeconds": self.options.buffer_seconds,
+            },
+            "CompressionFormat": "GZIP",
+            "CloudWatchLoggingOptions": {
+                "Enabled": True,
+                "LogGroupName": self.log_group,
+                "LogStreamName": self.log_stream,
+            },
+        }
+
+    def create_stream_params(self) -> dict[str, Any]:
+        return {
+            "DeliveryStreamName": self.stream,
+            "DeliveryStreamType": "DirectPut",
+            "DeliveryStreamEncryptionConfigurationInput": {"KeyType": "AWS_OWNED_CMK"},
+            "ExtendedS3DestinationConfiguration": {
+                **self.firehose_destination,
+                "S3BackupMode": "Disabled",
+            },
+            "Tags": tag_list(self.tags),
+        }
+
+    # Glue ----------------------------------------------------------------------------------
+    @property
+    def crawler_definition(self) -> dict[str, Any]:
+        """Crawler settings (update_crawler takes the same keys). New folders only, and one
+        table for the whole prefix: the hourly folders become partitions of `raw`."""
+        return {
+            "Name": self.crawler,
+            "Role": self.role_arn("glue"),
+            "DatabaseName": self.database,
+            "Description": f"orderpipe {self.stack}: raw orders delivered by Firehose",
+            "Targets": {"S3Targets": [{"Path": self.s3_url("raw", RAW_PREFIX)}]},
+            "SchemaChangePolicy": {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"},
+            "RecrawlPolicy": {"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"},
+            "Configuration": json.dumps(
+                {
+                    "Version": 1.0,
+                    "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"},
+                    "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}},
+                },
+                sort_keys=True,
+            ),
+        }
+
+    @property
+    def job_arguments(self) -> dict[str, str]:
+        return {
+            "--job-language": "python",
+            "--job-bookmark-option": "job-bookmark-enable",
+            "--enable-metrics": "true",
+            "--enable-observability-metrics": "true",
+            "--enable-continuous-cloudwatch-log": "true",
+            "--extra-py-files": self.s3_url("scripts", PACKAGE_KEY),
+            "--TempDir": self.s3_url("scripts", "glue-temp/"),
+            "--raw_path": self.s3_url("raw", RAW_PREFIX),
+            "--lake_path": self.s3_url("lake"),
+            "--database": self.database,
+            "--raw_table": self.names.raw_table,
+            "--fx_rate": str(self.settings.fx_rate),
+            "--high_value_threshold": str(self.settings.high_value_threshold),
+        }
+
+    @property
+    def job_definition(self) -> dict[str, Any]:
+        """The job as update_job's JobUpdate (which replaces the whole definition)."""
+        return {
+            "Description": f"orderpipe {self.stack}: raw orders to partitioned Parquet",
+            "Role": self.role_arn("glue"),
+            "Command": {
+                "Name": "glueetl",
+                "ScriptLocation": self.s3_url("scripts", SCRIPT_KEY),
+                "PythonVersion": "3",
+            },
+            "DefaultArguments": self.job_arguments,
+            "GlueVersion": self.options.glue_version,
+            "WorkerType": "G.1X",
+            "NumberOfWorkers": self.options.glue_workers,
+            "ExecutionClass": "FLEX" if self.options.flex else "STANDARD",
+            "ExecutionProperty": {"MaxConcurrentRuns": 1},
+            "MaxRetries": 0,
+            "Timeout": self.options.job_timeout_minutes,
+        }
+
+    def table_input(self, table: str) -> dict[str, Any]:
+        columns, partition_keys = glue_columns(TABLE_MODELS[table])
+        return {
+            "Name": table,
+            "Description": f"orderpipe {self.stack}: written by the transform job",
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {
+                "classification": "parquet",
+                "EXTERNAL": "TRUE",
+                "parquet.compression": "SNAPPY",
+                "orderpipe:stack": self.stack,
+            },
+            "PartitionKeys": partition_keys,
+            "StorageDescriptor": {
+                "Columns": columns,
+                "Location": self.s3_url("lake", f"{table}/"),
+                **PARQUET,
+            },
+        }
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return tuple(TABLE_MODELS)
+
+    # Athena --------------------------------------------------------------------------------
+    @property
+    def workgroup_configuration(self) -> dict[str, Any]:
+        return {
+            "ResultConfiguration": {
+                "OutputLocation": self.s3_url("athena-results"),
+                "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
+            },
+            "EnforceWorkGroupConfiguration": True,
+            "PublishCloudWatchMetricsEnabled": True,
+            "BytesScannedCutoffPerQuery": self.options.scan_cutoff_bytes,
+        }
+
+    @property
+    def workgroup_update(self) -> dict[str, Any]:
+        config = self.workgroup_configuration
+        return {
+            "ResultConfigurationUpdates": config["ResultConfiguration"],
+            "EnforceWorkGroupConfiguration": config["EnforceWorkGroupConfiguration"],
+            "PublishCloudWatchMetricsEnabled": config["PublishCloudWatchMetricsEnabled"],
+            "BytesScannedCutoffPerQuery": config["BytesScannedCutoffPerQuery"],
+        }
+
+    # alarms --------------------------------------------------------------------------------
+    @property
+    def firehose_alarm_params(self) -> dict[str, Any]:
+        """DeliveryToS3.Success is the share of successful S3 puts: its minimum below 1 in a
+        5-minute period means Firehose failed to write some data (missing data = idle = ok)."""
+        return {
+            "AlarmName": self.firehose_alarm,
+            "AlarmDescription": f"orderpipe {self.stack}: Firehose failed to deliver to S3",
+            "Namespace": "AWS/Firehose",
+            "MetricName": "DeliveryToS3.Success",
+            "Dimensions": [{"Name": "DeliveryStreamName", "Value": self.stream}],
+            "Statistic": "Minimum",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": 1.0,
+            "ComparisonOperator": "LessThanThreshold",
+            "TreatMissingData": "notBreaching",
+            "ActionsEnabled": True,
+            "AlarmActions": [self.topic_arn],
+        }
+
+    @property
+    def glue_rule_pattern(self) -> dict[str, Any]:
+        """Every failed, timed-out or errored run of our job (EventBridge sees each run's end,
+        which no Spark metric does when a job dies before Spark starts)."""
+        return {
+            "source": ["aws.glue"],
+            "detail-type": ["Glue Job State Change"],
+            "detail": {"jobName": [self.job], "state": ["FAILED", "TIMEOUT", "ERROR"]},
+        }
+
+
+def parse_tags(items: list[dict[str, str]] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
+    return {item[key]: item[value] for item in items or []}

@@ -1,0 +1,132 @@
+"""The CLI frame: help, usage errors, one-sentence errors, config precedence, lazy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from orderpipe.cli import app
+
+runner = CliRunner()
+ENV = {"COLUMNS": "200", "TERM": "dumb"}
+
+
+def invoke(*args: str, **env: str):
+    return runner.invoke(app, list(args), env={**ENV, **env})
+
+
+def test_help_lists_every_command() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0, result.output
+    for command in (
+        "up",
+        "down",
+        "status",
+        "generate",
+        "ship",
+        "crawl",
+        "transform",
+        "query",
+        "demo",
+    ):
+        assert command in result.output
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    code = (
+        "import sys\n"
+        "from orderpipe.cli import app\n"
+        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('boto3', 'botocore', 'pyspark', 'duckdb', 'faker') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in out.stdout
+
+
+def test_unknown_option_is_a_usage_error_without_traceback() -> None:
+    result = invoke("up", "--no-such-flag")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_bad_stack_name_is_a_usage_error(home: Path) -> None:
+    result = invoke("--stack", "Bad_Name", "status")
+    assert result.exit_code == 2
+    assert "stack" in result.output
+
+
+def test_our_errors_are_one_sentence_and_exit_1(home: Path) -> None:
+    result = invoke("--home", str(home), "query", "top-orders")
+    assert result.exit_code == 1
+    assert "no pipeline at" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_query_lists_the_known_ones(home: Path) -> None:
+    result = invoke("--home", str(home), "query", "no-such-query")
+    assert result.exit_code == 2
+    assert "top-orders" in result.output and "duplicates" in result.output
+
+
+@pytest.mark.parametrize("bad", ["limit", "=3", "Limit=3"])
+def test_bad_param_is_a_usage_error(home: Path, bad: str) -> None:
+    result = invoke("--home", str(home), "query", "top-orders", "--param", bad)
+    assert result.exit_code == 2, result.output
+
+
+def test_config_precedence_flag_over_env_over_file_over_default(home: Path) -> None:
+    from orderpipe.settings import load_settings
+
+    assert load_settings().stack == "orderpipe"
+    Path("orderpipe.toml").write_text('stack = "fromfile"\nregion = "eu-west-1"\n')
+    assert load_settings().stack == "fromfile"
+    import os
+
+    os.environ["ORDERPIPE_STACK"] = "fromenv"
+    try:
+        assert load_settings().stack == "fromenv"
+        assert load_settings(stack="fromflag").stack == "fromflag"
+        assert load_settings().region == "eu-west-1"
+    finally:
+        del os.environ["ORDERPIPE_STACK"]
+
+
+def test_status_json_is_pure_json_on_stdout(home: Path) -> None:
+    assert invoke("--home", str(home), "up").exit_code == 0
+    result = runner.invoke(app, ["--home", str(home), "status", "--format", "json"], env=ENV)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["target"] == "local"
+    assert any(r["kind"] == "bucket" for r in report["resources"])
+
+
+def test_up_twice_then_down_twice(home: Path) -> None:
+    first = invoke("--home", str(home), "up")
+    assert first.exit_code == 0 and (home / "logs").is_dir()
+    second = invoke("--home", str(home), "up")
+    assert "nothing to do" in second.output
+    assert invoke("--home", str(home), "down", "--yes").exit_code == 0
+    assert not home.exists()
+    again = invoke("--home", str(home), "down", "--yes")
+    assert again.exit_code == 0 and "nothing to do" in again.output
+
+
+def test_down_asks_and_keeps_everything_on_no(home: Path) -> None:
+    invoke("--home", str(home), "up")
+    result = runner.invoke(app, ["--home", str(home), "down"], input="n\n", env=ENV)
+    assert result.exit_code == 1
+    assert (home / "logs").is_dir()
+
+
+def test_down_keep_data_keeps_buckets_and_logs(home: Path) -> None:
+    invoke("--home", str(home), "up")
+    (home / "state" / "catalog.json").write_text("{}")
+    assert invoke("--home", str(home), "down", "--yes", "--keep-data").exit_code == 0
+    assert (home / "logs").is_dir() and (home / "buckets").is_dir()
+    assert not (home / "state").exists()
