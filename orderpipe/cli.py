@@ -103,9 +103,9 @@ def main_options(
 
 
 def _register() -> None:
-    from orderpipe.commands import demo, infra, ingest, pipeline, query
+    from orderpipe.commands import demo, infra, ingest, pipeline, query, report
 
-    for module in (infra, ingest, pipeline, query, demo):
+    for module in (infra, ingest, pipeline, query, report, demo):
         module.register(app)
 
 

@@ -81,7 +81,10 @@ class _Packer:
     """Packs whole lines into records of at most `record_bytes` (a longer line alone)."""
 
     def __init__(
-        self, record_bytes: int, max_record_bytes: int, dead_letter: Callable[[bytes, str, int], None]
+        self,
+        record_bytes: int,
+        max_record_bytes: int,
+        dead_letter: Callable[[bytes, str, int], None],
     ) -> None:
         self.record_bytes = record_bytes
         self.max_record_bytes = max_record_bytes
@@ -131,7 +134,8 @@ class _Packer:
         while self.sealed:
             count = size = 0
             for record in self.sealed:
-                if count == max_records or size + len(record.data) > max_bytes:
+                too_many = count == max_records or size + len(record.data) > max_bytes
+                if count and too_many:
                     break
                 count += 1
                 size += len(record.data)
@@ -165,6 +169,7 @@ class _Checkpoints:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.files: dict[str, dict[str, Any]] = {}
+        self._saved = b""
         if path.exists():
             try:
                 self.files = json.loads(path.read_bytes())["files"]
@@ -175,7 +180,10 @@ class _Checkpoints:
                 ) from None
 
     def save(self) -> None:
-        atomic_write(self.path, json.dumps({"version": 1, "files": self.files}, indent=1).encode())
+        data = json.dumps({"version": 1, "files": self.files}, indent=1).encode()
+        if data != self._saved:
+            atomic_write(self.path, data)
+            self._saved = data
 
     def open(self, fd: int, name: str) -> tuple[str, int]:
         """Identify an open file; return its key and the acknowledged offset to resume from."""
@@ -188,7 +196,9 @@ class _Checkpoints:
                 entry = None  # a recycled inode: a different file
         offset = 0 if entry is None else int(entry["offset"])
         if offset > st.st_size:
-            console.warn(f"{name} shrank below what was shipped (copy-truncate?); reading it from the start.")
+            console.warn(
+                f"{name} shrank below what was shipped (copy-truncate?); reading it from the start."
+            )
             offset = 0
         fp, fp_len = _fingerprint(fd, st.st_size)
         self.files.pop(str((entry or {}).get("key", "")), None)
@@ -202,9 +212,12 @@ class _Checkpoints:
         """The same file after a reboot renumbered its device: same inode, same first bytes."""
         size = os.fstat(fd).st_size
         for entry in self.files.values():
-            if entry["ino"] == ino and entry["fp_len"] <= size:
-                if hashlib.sha256(os.pread(fd, entry["fp_len"], 0)).hexdigest() == entry["fp"]:
-                    return entry
+            if (
+                entry["ino"] == ino
+                and entry["fp_len"] <= size
+                and hashlib.sha256(os.pread(fd, entry["fp_len"], 0)).hexdigest() == entry["fp"]
+            ):
+                return entry
         return None
 
     def advance(self, marks: dict[str, int]) -> None:
@@ -267,7 +280,6 @@ class _Agent:
         self.stats = ShipStats()
         self.shipped_from: set[str] = set()
         self.lag = 0
-        self.on_progress: Callable[[], None] = lambda: None
 
     # reading ------------------------------------------------------------------------------
     def _listing(self) -> list[Path]:
@@ -385,7 +397,6 @@ class _Agent:
                     self.stats.billed_bytes += billed(len(record.data))
             self.stats.files = len(self.shipped_from)
             self.checkpoints.save()
-            self.on_progress()
 
     def _deliver(self, records: Sequence[bytes]) -> None:
         """PutRecordBatch until every record is accepted; resend only the failed ones."""
@@ -540,17 +551,7 @@ def _progress_line(agent: _Agent, started: float, enabled: bool) -> Iterator[Non
             style="dim",
         )
 
-    last = 0.0
-    with Live(render(), console=console.err, refresh_per_second=4, transient=True) as live:
-
-        def update() -> None:
-            nonlocal last
-            now = time.monotonic()
-            if now - last >= 0.2:
-                live.update(render())
-                last = now
-
-        agent.on_progress = update
+    with Live(get_renderable=render, console=console.err, refresh_per_second=4, transient=True):
         yield
 
 

@@ -32,10 +32,17 @@ PAGE_SIZE = 1000  # get_query_results' maximum
 
 # Athena (Trino) type → engine-neutral type of QueryResult.types.
 NEUTRAL_TYPES = {
-    "varchar": "varchar", "char": "varchar", "string": "varchar",
-    "tinyint": "integer", "smallint": "integer", "integer": "integer", "int": "integer",
+    "varchar": "varchar",
+    "char": "varchar",
+    "string": "varchar",
+    "tinyint": "integer",
+    "smallint": "integer",
+    "integer": "integer",
+    "int": "integer",
     "bigint": "bigint",
-    "double": "double", "float": "double", "real": "double",
+    "double": "double",
+    "float": "double",
+    "real": "double",
     "decimal": "decimal",
     "boolean": "boolean",
     "date": "date",

@@ -96,9 +96,13 @@ def translate(exc: BaseException, api: str = "", resource: str = "") -> Orderpip
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile."
         )
     if isinstance(exc, bx.NoRegionError):
-        return OrderpipeError("No AWS region is set: pass --region, or set ORDERPIPE_REGION or AWS_REGION.")
+        return OrderpipeError(
+            "No AWS region is set: pass --region, or set ORDERPIPE_REGION or AWS_REGION."
+        )
     if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ReadTimeoutError):
-        return TransientError(f"Cannot reach AWS ({exc}); check the network or AWS_ENDPOINT_URL and retry.")
+        return TransientError(
+            f"Cannot reach AWS ({exc}); check the network or AWS_ENDPOINT_URL and retry."
+        )
     if not isinstance(exc, bx.ClientError):
         return OrderpipeError(f"{type(exc).__name__} calling {api or 'AWS'}: {exc}")
     code, message = error_code(exc), error_message(exc)
@@ -116,7 +120,9 @@ def translate(exc: BaseException, api: str = "", resource: str = "") -> Orderpip
             "Your AWS credentials have expired: refresh them (e.g. `aws sso login`) and retry."
         )
     if code in THROTTLED:
-        return TransientError(f"AWS is throttling {operation}{where} ({code}: {message}); retry shortly.")
+        return TransientError(
+            f"AWS is throttling {operation}{where} ({code}: {message}); retry shortly."
+        )
     return OrderpipeError(f"AWS {operation}{where} failed: {code}: {message}")
 
 

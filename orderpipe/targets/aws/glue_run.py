@@ -39,10 +39,22 @@ SUMMARY_COUNTS = (
 JOB_FAILED_STATES = frozenset({"FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED"})
 JOB_DONE_STATES = JOB_FAILED_STATES | {"SUCCEEDED"}
 # LastCrawl.Status → our state (moto says COMPLETED/STOPPED where Glue says SUCCEEDED/CANCELLED).
-CRAWL_STATES = {"SUCCEEDED": "SUCCEEDED", "COMPLETED": "SUCCEEDED", "FAILED": "FAILED",
-                "CANCELLED": "FAILED", "STOPPED": "FAILED"}
-DPU_PER_WORKER = {"G.025X": 0.25, "G.1X": 1.0, "G.2X": 2.0, "G.4X": 4.0, "G.8X": 8.0,
-                  "Z.2X": 2.0, "Standard": 1.0}
+CRAWL_STATES = {
+    "SUCCEEDED": "SUCCEEDED",
+    "COMPLETED": "SUCCEEDED",
+    "FAILED": "FAILED",
+    "CANCELLED": "FAILED",
+    "STOPPED": "FAILED",
+}
+DPU_PER_WORKER = {
+    "G.025X": 0.25,
+    "G.1X": 1.0,
+    "G.2X": 2.0,
+    "G.4X": 4.0,
+    "G.8X": 8.0,
+    "Z.2X": 2.0,
+    "Standard": 1.0,
+}
 
 
 def _next_delay(delay: float, cap: float) -> float:
@@ -79,7 +91,9 @@ def start_crawl(
         glue.start_crawler(Name=names.crawler)
     except botocore.exceptions.ClientError as exc:
         if _code(exc) != "CrawlerRunningException":
-            raise translate_client_error(exc, action="glue:StartCrawler", resource=resource) from None
+            raise translate_client_error(
+                exc, action="glue:StartCrawler", resource=resource
+            ) from None
         already = True
     if not wait:
         return CrawlResult(
@@ -94,7 +108,9 @@ def start_crawl(
         elapsed = clock() - started
         if on_progress is not None:
             on_progress({"state": crawler.get("State", ""), "seconds": elapsed})
-        finished = crawler.get("State") == "READY" and (already or last.get("StartTime") != previous_start)
+        finished = crawler.get("State") == "READY" and (
+            already or last.get("StartTime") != previous_start
+        )
         if finished and last:
             break
         if elapsed >= timeout:
@@ -210,7 +226,9 @@ def run_job(
     glue = session.client("glue")
     resource = f"job {names.job}"
     try:
-        run_id = str(glue.start_job_run(JobName=names.job, Arguments=job_arguments(params))["JobRunId"])
+        run_id = str(
+            glue.start_job_run(JobName=names.job, Arguments=job_arguments(params))["JobRunId"]
+        )
     except botocore.exceptions.ClientError as exc:
         code = _code(exc)
         if code == "ConcurrentRunsExceededException":
@@ -219,7 +237,9 @@ def run_job(
                 "transform status`) and run again."
             ) from None
         if code == "EntityNotFoundException":
-            raise OrderpipeError(f"{resource} does not exist: run `orderpipe --target aws up`.") from None
+            raise OrderpipeError(
+                f"{resource} does not exist: run `orderpipe --target aws up`."
+            ) from None
         raise translate_client_error(exc, action="glue:StartJobRun", resource=resource) from None
 
     started = clock()
@@ -228,8 +248,12 @@ def run_job(
         run = _job_run(glue, names, run_id)
         if on_progress is not None:
             on_progress(
-                {"run_id": run_id, "state": run["JobRunState"], "seconds": clock() - started,
-                 "dpu_seconds": _dpu_seconds(run)}
+                {
+                    "run_id": run_id,
+                    "state": run["JobRunState"],
+                    "seconds": clock() - started,
+                    "dpu_seconds": _dpu_seconds(run),
+                }
             )
         if not wait or run["JobRunState"] in JOB_DONE_STATES:
             break
@@ -278,7 +302,9 @@ def job_runs(
     except botocore.exceptions.ClientError as exc:
         if _code(exc) == "EntityNotFoundException":
             return []
-        raise translate_client_error(exc, action="glue:GetJobRuns", resource=f"job {names.job}") from None
+        raise translate_client_error(
+            exc, action="glue:GetJobRuns", resource=f"job {names.job}"
+        ) from None
     runs.sort(key=lambda run: _started(run), reverse=True)
     records = []
     for run in runs[:limit]:
@@ -320,7 +346,9 @@ def _read_summary(session: AwsSession, bucket: str, run_id: str) -> dict[str, An
     except botocore.exceptions.ClientError as exc:
         if _code(exc) in ("NoSuchKey", "404"):
             return None
-        raise translate_client_error(exc, action="s3:GetObject", resource=f"s3://{bucket}/{key}") from None
+        raise translate_client_error(
+            exc, action="s3:GetObject", resource=f"s3://{bucket}/{key}"
+        ) from None
     summary = json.loads(body)
     return summary if isinstance(summary, dict) else None
 

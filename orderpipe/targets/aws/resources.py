@@ -194,7 +194,10 @@ class StackSpec:
 
     # S3 ------------------------------------------------------------------------------------
     def create_bucket_params(self, role: str) -> dict[str, Any]:
-        params: dict[str, Any] = {"Bucket": self.bucket(role), "ObjectOwnership": "BucketOwnerEnforced"}
+        params: dict[str, Any] = {
+            "Bucket": self.bucket(role),
+            "ObjectOwnership": "BucketOwnerEnforced",
+        }
         if self.region != "us-east-1":  # us-east-1 rejects an explicit LocationConstraint
             params["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
         return params
@@ -210,7 +213,9 @@ class StackSpec:
 
     @property
     def encryption(self) -> dict[str, Any]:
-        rule: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": self.options.sse}}
+        rule: dict[str, Any] = {
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": self.options.sse}
+        }
         if self.options.sse == "aws:kms":
             rule["BucketKeyEnabled"] = True  # the AWS-managed aws/s3 key, with fewer KMS calls
         return {"Rules": [rule]}
@@ -463,5 +468,7 @@ class StackSpec:
         }
 
 
-def parse_tags(items: list[dict[str, str]] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
+def parse_tags(
+    items: list[dict[str, str]] | None, key: str = "Key", value: str = "Value"
+) -> dict[str, str]:
     return {item[key]: item[value] for item in items or []}

@@ -64,3 +64,17 @@ def run(lake: Path, sql: str, params: Sequence[Any] = ()) -> QueryResult:
         rows=[tuple(r) for r in rows],
         seconds=time.perf_counter() - started,
     )
+
+
+def newest_raw_order(raw_root: Path) -> Any:
+    """The newest InvoiceDate delivered to raw (either accepted shape), for freshness."""
+    import duckdb
+
+    sql = (
+        "SELECT max(coalesce(try_strptime(InvoiceDate, '%Y-%m-%d %H:%M:%S'),"
+        " try_strptime(InvoiceDate, '%m/%d/%Y %H:%M'))) FROM read_json(?,"
+        " format = 'newline_delimited', columns = {'InvoiceDate': 'VARCHAR'},"
+        " ignore_errors = true)"
+    )
+    with duckdb.connect(":memory:") as con:
+        return con.execute(sql, [str(raw_root / "**" / "*.gz")]).fetchone()[0]  # type: ignore[index]

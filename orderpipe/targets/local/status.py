@@ -82,7 +82,10 @@ def collect(target: LocalTarget) -> dict[str, Any]:
     except Exception as exc:  # a status page must render even when the lake is odd
         freshness = {"lake": f"unreadable: {exc}"}
     if raw:
-        freshness["newest_raw_object"] = max(p.stat().st_mtime for p in raw)
+        try:
+            freshness["newest_order_in_raw"] = duck.newest_raw_order(target.bucket("raw"))
+        except Exception as exc:
+            freshness["newest_order_in_raw"] = f"unreadable: {exc}"
     return {
         "target": "local",
         "home": str(target.home),

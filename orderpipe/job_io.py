@@ -1,0 +1,384 @@
+"""The ETL job's I/O: raw objects in, bookmarks, staged-then-published partitions, catalog
+registration, run summary. pyspark and boto3 only (no pydantic): this travels to Glue.
+
+Writing is crash-safe in three steps. (1) The merged content of every partition a run touches
+is written under `<lake>/_staging/<run_id>/<table>/…` (one file per partition). (2) A manifest
+`_staging/<run_id>/_manifest.json` is written: from here on the run is committed. (3) Each
+staged file is moved into its partition folder and the partition's older files are deleted.
+A run that finds a manifest left by a crashed run finishes step 3 first (roll forward); staging
+without a manifest is discarded. Nothing is ever read and overwritten in one Spark job.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from orderpipe.localcatalog import LocalCatalog, atomic_write
+from orderpipe.transform import output_columns, partition_columns, table_specs
+
+STAGING = "_staging"
+RUNS = "_runs"
+MANIFEST = "_manifest.json"
+RAW_SUFFIXES = (".gz", ".ndjson", ".json", ".jsonl")
+GLUE_BATCH = 100
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith((".", "_"))
+
+
+def join(root: str, *parts: str) -> str:
+    """Join path parts onto a local path or URI with `/`."""
+    return posixpath.join(root.rstrip("/"), *parts)
+
+
+class Files:
+    """Small file operations over Hadoop's FileSystem, so one code path serves local folders
+    and s3:// alike (locally the raw filesystem: no .crc sidecar files)."""
+
+    def __init__(self, spark: Any, root: str) -> None:
+        jvm = spark.sparkContext._jvm
+        self._jvm = jvm
+        conf = spark.sparkContext._jsc.hadoopConfiguration()
+        path = jvm.org.apache.hadoop.fs.Path(root)
+        if "://" in root and not root.startswith("file:"):
+            self._fs = path.getFileSystem(conf)
+        else:
+            self._fs = jvm.org.apache.hadoop.fs.FileSystem.getLocal(conf).getRaw()
+
+    def _p(self, path: str) -> Any:
+        return self._jvm.org.apache.hadoop.fs.Path(path)
+
+    def exists(self, path: str) -> bool:
+        return bool(self._fs.exists(self._p(path)))
+
+    def children(self, path: str, *, dirs: bool) -> list[str]:
+        """Names of the visible sub-folders (dirs=True) or files directly under `path`."""
+        if not self.exists(path):
+            return []
+        return sorted(
+            s.getPath().getName()
+            for s in self._fs.listStatus(self._p(path))
+            if bool(s.isDirectory()) == dirs and not _hidden(s.getPath().getName())
+        )
+
+    def files_under(self, path: str) -> list[str]:
+        """Every visible file below `path`, recursively, as full paths (sorted)."""
+        if not self.exists(path):
+            return []
+        found, it = [], self._fs.listFiles(self._p(path), True)
+        root = str(self._fs.makeQualified(self._p(path)).toUri().getPath()).rstrip("/")
+        while it.hasNext():
+            full = it.next().getPath()
+            rel = str(full.toUri().getPath())[len(root) + 1 :]
+            if not any(_hidden(part) for part in rel.split("/")):
+                found.append(join(path, rel))
+        return sorted(found)
+
+    def rename(self, src: str, dst: str) -> None:
+        self._fs.mkdirs(self._p(posixpath.dirname(dst)))
+        if not self._fs.rename(self._p(src), self._p(dst)):
+            raise OSError(f"could not move {src} to {dst}")
+
+    def delete(self, path: str) -> None:
+        self._fs.delete(self._p(path), True)
+
+    def read_text(self, path: str) -> str:
+        stream = self._fs.open(self._p(path))
+        try:
+            reader = self._jvm.java.io.BufferedReader(
+                self._jvm.java.io.InputStreamReader(stream, "UTF-8")
+            )
+            return "\n".join(iter(reader.readLine, None))
+        finally:
+            stream.close()
+
+    def write_text(self, path: str, text: str) -> None:
+        """Whole-or-nothing: a temp file renamed into place (S3 PUTs are atomic already)."""
+        tmp = join(posixpath.dirname(path), f".{posixpath.basename(path)}.tmp")
+        target = tmp if self._is_local else path
+        out = self._fs.create(self._p(target), True)
+        try:
+            out.write(bytearray(text.encode("utf-8")))
+        finally:
+            out.close()
+        if self._is_local:
+            self._fs.delete(self._p(path), False)
+            self.rename(tmp, path)
+
+    @property
+    def _is_local(self) -> bool:
+        return str(self._fs.getScheme()) == "file"
+
+
+# raw input -------------------------------------------------------------------------------------
+def raw_root(files: Files, raw_path: str) -> str:
+    """The folder holding raw objects: `<raw bucket>/raw` when present (Firehose layout; keeps
+    the `errors/` prefix out), else `raw_path` itself."""
+    inner = join(raw_path, "raw")
+    return inner if files.exists(inner) else raw_path
+
+
+def list_raw_objects(files: Files, raw_path: str) -> list[str]:
+    """Raw objects (gzip or plain NDJSON/JSON) under the raw location, as full paths."""
+    return [p for p in files.files_under(raw_root(files, raw_path)) if p.endswith(RAW_SUFFIXES)]
+
+
+def object_key(raw_path: str, path: str) -> str:
+    """An object's key relative to the raw location (what the bookmark stores)."""
+    return path[len(raw_path.rstrip("/")) + 1 :]
+
+
+def read_raw_lines(spark: Any, paths: list[str]) -> Any:
+    """Text lines of the given objects (gzip decoded by extension): `value`, `ingested_from`."""
+    from pyspark.sql import functions as F
+
+    return spark.read.text(paths).select(
+        "value", F.col("_metadata.file_path").alias("ingested_from")
+    )
+
+
+# bookmarks -------------------------------------------------------------------------------------
+def load_bookmark(path: str | None) -> set[str]:
+    """Keys of raw objects already processed (empty when there is no bookmark yet)."""
+    if path is None or not Path(path).exists():
+        return set()
+    return set(json.loads(Path(path).read_text(encoding="utf-8"))["objects"])
+
+
+def save_bookmark(path: str, keys: Iterable[str]) -> None:
+    """Commit the processed keys atomically (called only once output and catalog are written)."""
+    body = {"version": 1, "objects": sorted(set(keys))}
+    atomic_write(Path(path), json.dumps(body, indent=0).encode())
+
+
+# lake: read, stage, publish --------------------------------------------------------------------
+def spark_schema(table: str) -> Any:
+    from pyspark.sql.types import StructType
+
+    fields = [
+        {"name": name, "type": kind, "nullable": True, "metadata": {}}
+        for name, kind in output_columns(table)
+    ]
+    return StructType.fromJson({"type": "struct", "fields": fields})
+
+
+def read_partitions(spark: Any, files: Files, lake: str, table: str, keys: list[tuple]) -> Any:
+    """Existing rows of `table` in the partitions whose values are `keys` (None if none)."""
+    from pyspark.sql import functions as F
+
+    path = join(lake, table)
+    if not keys or not files.children(path, dirs=True):
+        return None
+    cols = partition_columns(table)
+    wanted = ["\u0000".join(k) for k in keys]
+    df = spark.read.schema(spark_schema(table)).parquet(path)
+    return df.where(F.concat_ws("\u0000", *cols).isin(wanted))
+
+
+def stage(df: Any, lake: str, run_id: str, table: str) -> None:
+    """Write `df` as one Parquet file per partition under the run's staging folder."""
+    cols = partition_columns(table)
+    (
+        df.repartition(*cols)
+        .sortWithinPartitions(*cols, "recordid")
+        .write.mode("overwrite")
+        .partitionBy(*cols)
+        .parquet(join(lake, STAGING, run_id, table))
+    )
+
+
+def hive_unescape(part: str) -> str:
+    return unquote(part)
+
+
+def partition_dirs(files: Files, root: str, depth: int) -> list[str]:
+    """Hive partition paths (`k=v/k2=v2`) `depth` levels below `root`."""
+    level = [""]
+    for _ in range(depth):
+        level = [
+            posixpath.join(p, child)
+            for p in level
+            for child in files.children(join(root, p) if p else root, dirs=True)
+            if "=" in child
+        ]
+    return level
+
+
+def write_manifest(files: Files, lake: str, run_id: str, full_refresh: bool) -> dict[str, Any]:
+    """Commit point: list what the run staged. Publishing can always finish from this."""
+    tables = {
+        t: partition_dirs(files, join(lake, STAGING, run_id, t), len(partition_columns(t)))
+        for t in files.children(join(lake, STAGING, run_id), dirs=True)
+    }
+    manifest = {"run_id": run_id, "full_refresh": full_refresh, "tables": tables}
+    files.write_text(join(lake, STAGING, run_id, MANIFEST), json.dumps(manifest, indent=1))
+    return manifest
+
+
+def publish(files: Files, lake: str, manifest: dict[str, Any]) -> None:
+    """Move each staged file into its partition folder, then drop the partition's older files;
+    on a full refresh also drop partitions the run did not produce. Idempotent (roll forward)."""
+    run_id = manifest["run_id"]
+    final_name = f"part-{run_id}.snappy.parquet"
+    for table, parts in manifest["tables"].items():
+        for part in parts:
+            target = join(lake, table, part)
+            staged = [
+                f
+                for f in files.children(join(lake, STAGING, run_id, table, part), dirs=False)
+                if f.endswith(".parquet")
+            ]
+            for name in staged:  # exactly one, by construction
+                files.rename(
+                    join(lake, STAGING, run_id, table, part, name), join(target, final_name)
+                )
+            for old in files.children(target, dirs=False):
+                if old != final_name:
+                    files.delete(join(target, old))
+        if manifest["full_refresh"]:
+            depth = len(partition_columns(table))
+            for stale in set(partition_dirs(files, join(lake, table), depth)) - set(parts):
+                files.delete(join(lake, table, stale))
+    files.delete(join(lake, STAGING, run_id))
+
+
+def recover(files: Files, lake: str) -> list[dict[str, Any]]:
+    """Finish runs that crashed after their commit point; discard ones that crashed before.
+    Returns the manifests rolled forward (their partitions still need registering)."""
+    rolled = []
+    for run_id in files.children(join(lake, STAGING), dirs=True):
+        manifest_path = join(lake, STAGING, run_id, MANIFEST)
+        if files.exists(manifest_path):
+            manifest = json.loads(files.read_text(manifest_path))
+            publish(files, lake, manifest)
+            rolled.append(manifest)
+        else:
+            files.delete(join(lake, STAGING, run_id))
+    return rolled
+
+
+# catalog ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Partition:
+    path: str  # Hive path as written, e.g. "country_partition=France/date_partition=2011-12-09"
+
+    @property
+    def values(self) -> list[str]:
+        return [hive_unescape(p.split("=", 1)[1]) for p in self.path.split("/")]
+
+
+Registrar = Callable[[str, list[Partition]], None]
+
+
+def _glue_columns(table: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    data, parts = [], []
+    for c in table_specs()[table]:
+        entry = {"Name": c["name"], "Type": c["glue"]}
+        (parts if c["partition"] else data).append(entry)
+    return data, parts
+
+
+def local_registrar(catalog_path: str, database: str, lake: str) -> Registrar:
+    """Registers tables and new partitions in the local catalog file."""
+    catalog = LocalCatalog(Path(catalog_path))
+
+    def register(table: str, partitions: list[Partition]) -> None:
+        data, parts = _glue_columns(table)
+        location = join(lake, table)
+        catalog.ensure_table(
+            database, table, location=location, columns=data, partition_keys=parts, fmt="parquet"
+        )
+        catalog.add_partitions(database, table, [p.path for p in partitions])
+
+    return register
+
+
+_PARQUET_SD = {
+    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "SerdeInfo": {
+        "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    },
+}
+
+
+def glue_registrar(database: str, lake: str, client: Any = None) -> Registrar:
+    """Registers tables (if missing) and new partitions in the Glue Data Catalog with
+    `batch_create_partition` in chunks of 100; AlreadyExists is the normal path. No MSCK."""
+    if client is None:
+        import boto3
+
+        client = boto3.client("glue")
+
+    def register(table: str, partitions: list[Partition]) -> None:
+        data, parts = _glue_columns(table)
+        location = join(lake, table) + "/"
+        try:
+            client.create_table(
+                DatabaseName=database,
+                TableInput={
+                    "Name": table,
+                    "TableType": "EXTERNAL_TABLE",
+                    "Parameters": {"classification": "parquet"},
+                    "PartitionKeys": parts,
+                    "StorageDescriptor": {"Columns": data, "Location": location, **_PARQUET_SD},
+                },
+            )
+        except client.exceptions.AlreadyExistsException:
+            pass
+        inputs = [
+            {
+                "Values": p.values,
+                "StorageDescriptor": {
+                    "Columns": data,
+                    "Location": join(location, p.path) + "/",
+                    **_PARQUET_SD,
+                },
+            }
+            for p in partitions
+        ]
+        for start in range(0, len(inputs), GLUE_BATCH):
+            chunk = inputs[start : start + GLUE_BATCH]
+            result = client.batch_create_partition(
+                DatabaseName=database, TableName=table, PartitionInputList=chunk
+            )
+            failed = [
+                e for e in result.get("Errors", [])
+                if e["ErrorDetail"]["ErrorCode"] != "AlreadyExistsException"
+            ]  # fmt: skip
+            if failed:
+                raise RuntimeError(f"Glue refused partitions of {table}: {failed[:3]}")
+
+    return register
+
+
+def register_manifest(register: Registrar | None, manifest: dict[str, Any]) -> None:
+    if register is None:
+        return
+    for table, parts in manifest["tables"].items():
+        register(table, [Partition(p) for p in parts])
+
+
+# run summary -----------------------------------------------------------------------------------
+def write_summary(files: Files, lake: str, summary: dict[str, Any]) -> str:
+    """`<lake>/_runs/<run_id>.json`, written whole or not at all."""
+    path = join(lake, RUNS, f"{summary['run_id']}.json")
+    files.write_text(path, json.dumps(summary, indent=1, sort_keys=True))
+    return path
+
+
+_SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def check_run_id(run_id: str) -> str:
+    if not _SAFE_RUN_ID.match(run_id):
+        raise ValueError(f"run_id {run_id!r} may hold only letters, digits, '.', '_' and '-'")
+    return run_id

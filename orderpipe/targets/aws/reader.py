@@ -1,0 +1,332 @@
+"""Current state of a stack's resources, read with describe/get/list calls only.
+
+Each reader returns plain data, or None when the resource does not exist; the planner,
+the teardown planner and `status` share them. Every list call is paginated.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote
+
+import botocore.exceptions
+
+from orderpipe.errors import OrderpipeError
+from orderpipe.targets.aws.errors import aws_errors, error_code, is_not_found
+from orderpipe.targets.aws.resources import StackSpec
+from orderpipe.targets.aws.session import AwsSession
+
+ABSENT_BUCKET_CONFIG = {
+    "NoSuchPublicAccessBlockConfiguration",
+    "ServerSideEncryptionConfigurationNotFoundError",
+    "NoSuchBucketPolicy",
+    "NoSuchLifecycleConfiguration",
+    "NoSuchTagSet",
+    "NoSuchTagSetError",
+}
+
+
+def paginate(client: Any, method: str, key: str, **kwargs: Any) -> list[Any]:
+    """Every item under `key` across all pages of a list/describe call."""
+    items: list[Any] = []
+    for page in client.get_paginator(method).paginate(**kwargs):
+        items.extend(page.get(key) or [])
+    return items
+
+
+def policy_document(value: Any) -> dict[str, Any]:
+    """IAM returns policies URL-encoded (botocore usually decodes them already)."""
+    if isinstance(value, dict):
+        return value
+    return dict(json.loads(unquote(value)))
+
+
+class Reader:
+    """Reads one stack's resources; `None` means "does not exist"."""
+
+    def __init__(self, session: AwsSession, spec: StackSpec) -> None:
+        self.session = session
+        self.spec = spec
+
+    def _get(self, service: str, method: str, resource: str, **kwargs: Any) -> Any:
+        """The response of a describe/get call, or None when AWS says it does not exist."""
+        client = self.session.client(service)
+        with aws_errors(f"{service}.{method}", resource):
+            try:
+                return getattr(client, method)(**kwargs)
+            except botocore.exceptions.ClientError as exc:
+                if is_not_found(exc):
+                    return None
+                raise
+
+    def _list(self, service: str, method: str, key: str, resource: str, **kwargs: Any) -> list[Any]:
+        with aws_errors(f"{service}.{method}", resource):
+            return paginate(self.session.client(service), method, key, **kwargs)
+
+    # S3 ------------------------------------------------------------------------------------
+    def bucket(self, role: str) -> dict[str, Any] | None:
+        """The bucket's security settings, lifecycle, tags and versioning, or None."""
+        name = self.spec.bucket(role)
+        s3 = self.session.client("s3")
+        try:
+            s3.head_bucket(Bucket=name)
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):
+                return None
+            if error_code(exc) in {"403", "AccessDenied", "Forbidden"}:
+                raise OrderpipeError(
+                    f"Bucket {name} exists but this identity cannot use it: it belongs to another "
+                    "account, or your credentials lack s3:ListBucket on it. Use another --stack."
+                ) from None
+            with aws_errors("s3.head_bucket", f"bucket {name}"):
+                raise
+        return {
+            "name": name,
+            "public_access_block": self._bucket_config(
+                "get_public_access_block", name, "PublicAccessBlockConfiguration"
+            ),
+            "encryption": self._bucket_config(
+                "get_bucket_encryption", name, "ServerSideEncryptionConfiguration"
+            ),
+            "policy": _json_or_none(self._bucket_config("get_bucket_policy", name, "Policy")),
+            "lifecycle": self._bucket_config("get_bucket_lifecycle_configuration", name, "Rules"),
+            "tags": {
+                t["Key"]: t["Value"]
+                for t in self._bucket_config("get_bucket_tagging", name, "TagSet") or []
+            },
+            "versioning": self._bucket_config("get_bucket_versioning", name, "Status"),
+        }
+
+    def _bucket_config(self, method: str, bucket: str, key: str) -> Any:
+        s3 = self.session.client("s3")
+        with aws_errors(f"s3.{method}", f"bucket {bucket}"):
+            try:
+                return getattr(s3, method)(Bucket=bucket).get(key)
+            except botocore.exceptions.ClientError as exc:
+                if error_code(exc) in ABSENT_BUCKET_CONFIG:
+                    return None
+                raise
+
+    def object_sha256(self, role: str, key: str) -> str | None:
+        """The sha256 we stored in the object's metadata when we uploaded it."""
+        name = self.spec.bucket(role)
+        head = self._get("s3", "head_object", f"s3://{name}/{key}", Bucket=name, Key=key)
+        return None if head is None else head.get("Metadata", {}).get("sha256")
+
+    # IAM -----------------------------------------------------------------------------------
+    def role(self, service: str) -> dict[str, Any] | None:
+        name = self.spec.role_name(service)
+        found = self._get("iam", "get_role", f"role {name}", RoleName=name)
+        if found is None:
+            return None
+        role = found["Role"]
+        policies = {}
+        for policy in self._list(
+            "iam", "list_role_policies", "PolicyNames", f"role {name}", RoleName=name
+        ):
+            got = self._get(
+                "iam", "get_role_policy", f"role {name}", RoleName=name, PolicyName=policy
+            )
+            if got is not None:
+                policies[policy] = policy_document(got["PolicyDocument"])
+        attached = self._list(
+            "iam", "list_attached_role_policies", "AttachedPolicies", f"role {name}", RoleName=name
+        )
+        profiles = self._list(
+            "iam",
+            "list_instance_profiles_for_role",
+            "InstanceProfiles",
+            f"role {name}",
+            RoleName=name,
+        )
+        return {
+            "name": name,
+            "arn": role["Arn"],
+            "trust": policy_document(role["AssumeRolePolicyDocument"]),
+            "tags": {t["Key"]: t["Value"] for t in role.get("Tags") or []},
+            "policies": policies,
+            "managed": [p["PolicyArn"] for p in attached],
+            "instance_profiles": [p["InstanceProfileName"] for p in profiles],
+        }
+
+    def instance_profile(self) -> dict[str, Any] | None:
+        name = self.spec.instance_profile
+        found = self._get(
+            "iam", "get_instance_profile", f"instance profile {name}", InstanceProfileName=name
+        )
+        if found is None:
+            return None
+        return {"name": name, "roles": [r["RoleName"] for r in found["InstanceProfile"]["Roles"]]}
+
+    # CloudWatch Logs -----------------------------------------------------------------------
+    def log_group(self) -> dict[str, Any] | None:
+        name = self.spec.log_group
+        groups = self._list(
+            "logs", "describe_log_groups", "logGroups", f"log group {name}", logGroupNamePrefix=name
+        )
+        group = next((g for g in groups if g["logGroupName"] == name), None)
+        if group is None:
+            return None
+        streams = self._list(
+            "logs",
+            "describe_log_streams",
+            "logStreams",
+            f"log group {name}",
+            logGroupName=name,
+            logStreamNamePrefix=self.spec.log_stream,
+        )
+        return {
+            "name": name,
+            "retention_days": group.get("retentionInDays"),
+            "streams": [s["logStreamName"] for s in streams],
+        }
+
+    # Firehose ------------------------------------------------------------------------------
+    def stream(self) -> dict[str, Any] | None:
+        name = self.spec.stream
+        found = self._get(
+            "firehose",
+            "describe_delivery_stream",
+            f"delivery stream {name}",
+            DeliveryStreamName=name,
+        )
+        if found is None:
+            return None
+        description = found["DeliveryStreamDescription"]
+        destinations = description.get("Destinations") or [{}]
+        destination = destinations[0]
+        return {
+            "name": name,
+            "status": description.get("DeliveryStreamStatus", ""),
+            "type": description.get("DeliveryStreamType", ""),
+            "version_id": description.get("VersionId", ""),
+            "destination_id": destination.get("DestinationId", ""),
+            "destination": destination.get("ExtendedS3DestinationDescription") or {},
+            "encryption": (description.get("DeliveryStreamEncryptionConfiguration") or {}).get(
+                "Status"
+            ),
+        }
+
+    # Glue ----------------------------------------------------------------------------------
+    def database(self) -> dict[str, Any] | None:
+        found = self._get(
+            "glue", "get_database", f"database {self.spec.database}", Name=self.spec.database
+        )
+        return None if found is None else found["Database"]
+
+    def crawler(self) -> dict[str, Any] | None:
+        found = self._get(
+            "glue", "get_crawler", f"crawler {self.spec.crawler}", Name=self.spec.crawler
+        )
+        return None if found is None else found["Crawler"]
+
+    def job(self) -> dict[str, Any] | None:
+        found = self._get("glue", "get_job", f"job {self.spec.job}", JobName=self.spec.job)
+        return None if found is None else found["Job"]
+
+    def last_job_run(self) -> dict[str, Any] | None:
+        found = self._get(
+            "glue", "get_job_runs", f"job {self.spec.job}", JobName=self.spec.job, MaxResults=1
+        )
+        runs = (found or {}).get("JobRuns") or []
+        return runs[0] if runs else None
+
+    def table(self, name: str) -> dict[str, Any] | None:
+        found = self._get(
+            "glue",
+            "get_table",
+            f"table {self.spec.database}.{name}",
+            DatabaseName=self.spec.database,
+            Name=name,
+        )
+        return None if found is None else found["Table"]
+
+    # Athena --------------------------------------------------------------------------------
+    def workgroup(self) -> dict[str, Any] | None:
+        found = self._get(
+            "athena",
+            "get_work_group",
+            f"workgroup {self.spec.workgroup}",
+            WorkGroup=self.spec.workgroup,
+        )
+        return None if found is None else found["WorkGroup"]
+
+    # alarms --------------------------------------------------------------------------------
+    def topic(self) -> dict[str, Any] | None:
+        arn = self.spec.topic_arn
+        found = self._get("sns", "get_topic_attributes", f"topic {self.spec.topic}", TopicArn=arn)
+        if found is None:
+            return None
+        subscriptions = self._list(
+            "sns",
+            "list_subscriptions_by_topic",
+            "Subscriptions",
+            f"topic {self.spec.topic}",
+            TopicArn=arn,
+        )
+        attributes = found.get("Attributes", {})
+        return {
+            "arn": arn,
+            "policy": _json_or_none(attributes.get("Policy")),
+            "subscriptions": [
+                (s["Protocol"], s["Endpoint"], s["SubscriptionArn"]) for s in subscriptions
+            ],
+        }
+
+    def alarm(self) -> dict[str, Any] | None:
+        alarms = self._list(
+            "cloudwatch",
+            "describe_alarms",
+            "MetricAlarms",
+            f"alarm {self.spec.firehose_alarm}",
+            AlarmNames=[self.spec.firehose_alarm],
+        )
+        return alarms[0] if alarms else None
+
+    def rule(self) -> dict[str, Any] | None:
+        name = self.spec.glue_rule
+        found = self._get("events", "describe_rule", f"rule {name}", Name=name)
+        if found is None:
+            return None
+        targets = self._list("events", "list_targets_by_rule", "Targets", f"rule {name}", Rule=name)
+        return {
+            "name": name,
+            "state": found.get("State"),
+            "pattern": _json_or_none(found.get("EventPattern")),
+            "targets": {t["Id"]: t["Arn"] for t in targets},
+        }
+
+    # EC2 (launched by `generate`, removed by `down`) ---------------------------------------
+    def _tag_filter(self) -> list[dict[str, Any]]:
+        key, value = next(iter(self.spec.tags.items()))
+        return [{"Name": f"tag:{key}", "Values": [value]}]
+
+    def instances(self) -> list[dict[str, Any]]:
+        reservations = self._list(
+            "ec2",
+            "describe_instances",
+            "Reservations",
+            f"instances of stack {self.spec.stack}",
+            Filters=[
+                *self._tag_filter(),
+                {
+                    "Name": "instance-state-name",
+                    "Values": ["pending", "running", "stopping", "stopped"],
+                },
+            ],
+        )
+        return [i for r in reservations for i in r.get("Instances", [])]
+
+    def security_groups(self) -> list[dict[str, Any]]:
+        return self._list(
+            "ec2",
+            "describe_security_groups",
+            "SecurityGroups",
+            f"security groups of stack {self.spec.stack}",
+            Filters=self._tag_filter(),
+        )
+
+
+def _json_or_none(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
