@@ -19,6 +19,7 @@ import json
 import math
 import os
 import random
+import re
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
@@ -135,7 +136,7 @@ class _Pools:
 def _build_pools(rng: random.Random) -> _Pools:
     from faker import Faker
 
-    fake = Faker("en_GB")
+    fake = Faker("en_US")  # its lorem provider has English words
     fake.seed_instance(rng.getrandbits(32))
 
     codes: set[str] = set()
@@ -147,7 +148,9 @@ def _build_pools(rng: random.Random) -> _Pools:
         if code in codes:
             continue
         codes.add(code)
-        description = f"{fake.color_name()} {fake.word()} {rng.choice(NOUNS)}".upper()
+        colour = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", fake.color_name())  # RoyalBlue → Royal Blue
+        adjective = fake.word(part_of_speech="adjective")
+        description = f"{colour} {adjective} {rng.choice(NOUNS)}".upper()
         # Log-normal around ₹400, clipped to a wholesale range; whole rupees or .50.
         rupees = min(max(math.exp(rng.gauss(math.log(400), 1.0)), 100.0), 15000.0)
         price = round(rupees * 2) / 2
@@ -156,7 +159,7 @@ def _build_pools(rng: random.Random) -> _Pools:
             _json_str(description),
         )
         products.append((head, repr(price).encode()))
-    # A few best sellers, a long tail: Zipf-like popularity over a shuffled catalogue.
+    # A few best sellers, a long tail: Zipf-like popularity over the (random) catalogue order.
     product_weights = [1.0 / (rank + 10) ** 0.9 for rank in range(len(products))]
 
     quantities = [(b"%d" % q, b"%d" % -q) for q in QUANTITY_WEIGHTS]
@@ -205,8 +208,10 @@ class _Clock:
     """
 
     def __init__(self, end: datetime, days: int) -> None:
-        self.origin = (end - timedelta(days=days)).replace(tzinfo=None)
-        hours = max(1, days) * 24
+        if end.tzinfo is not None:
+            end = end.astimezone(UTC).replace(tzinfo=None)
+        self.origin = end - timedelta(days=days)
+        hours = days * 24
         first_hour = self.origin.hour
         weights = [HOUR_WEIGHTS[(first_hour + h) % 24] for h in range(hours)]
         total = sum(weights)
@@ -257,6 +262,7 @@ def synthetic_orders(
 
     random_ = rng.random
     choices = rng.choices
+    join = b"".join
     products, product_cum = pools.products, pools.product_cum_weights
     quantities, sizes = pools.quantities, pools.invoice_sizes
     customers, customer_cum = pools.customers, pools.customer_cum_weights
@@ -279,7 +285,7 @@ def synthetic_orders(
             quantity = quantities[int(random_() * len(quantities))][sign]
             if random_() < zero_price_share:
                 price = b"0.0"
-            yield prefix + head + quantity + middle + price + tail
+            yield join((prefix, head, quantity, middle, price, tail))
         done += n
 
 
@@ -392,16 +398,9 @@ class LogWriter:
 _DATE_KEY = b'"InvoiceDate":"'
 
 
-def _invoice_date(line: bytes) -> str | None:
-    """The line's InvoiceDate when it is a normalised `YYYY-MM-DD HH:MM:SS`, cheaply."""
-    at = line.find(_DATE_KEY)
-    if at < 0:
-        return None
-    at += len(_DATE_KEY)
-    value = line[at : at + 20]
-    if len(value) == 20 and value[19:] == b'"' and value[:1].isdigit():
-        return value[:19].decode()
-    return None
+def _is_stamp(value: bytes) -> bool:
+    """`YYYY-MM-DD HH:MM:SS"` (with its closing quote), as the generator and replay write it."""
+    return len(value) == 20 and value[19] == 0x22 and value[:4].isdigit() and value[4] == 0x2D
 
 
 def write_orders(
@@ -425,19 +424,21 @@ def write_orders(
     batch = max(1, min(int(rate / 20), 10_000)) if rate else 10_000
     started = clock()
     count = 0
-    first: str | None = None
-    last: str | None = None
+    first = last = previous = b""
     with LogWriter(log_dir, max_bytes=max_bytes) as writer:
         write = writer.write
         for line in lines:
             write(line)
             count += 1
-            stamp = _invoice_date(line)
-            if stamp is not None:
-                if first is None or stamp < first:
-                    first = stamp
-                if last is None or stamp > last:
-                    last = stamp
+            at = line.find(_DATE_KEY) + len(_DATE_KEY)
+            stamp = line[at : at + 20]
+            if stamp != previous:  # the lines of an invoice share their date: skip the checks
+                previous = stamp
+                if at >= len(_DATE_KEY) and _is_stamp(stamp):
+                    if not first or stamp < first:
+                        first = stamp
+                    if stamp > last:
+                        last = stamp
             if count % batch == 0:
                 if rate:
                     wait = started + count / rate - clock()
@@ -453,6 +454,6 @@ def write_orders(
         files=len(writer.files),
         bytes=writer.bytes_written,
         seconds=clock() - started,
-        first_date=first,
-        last_date=last,
+        first_date=first[:19].decode() if first else None,
+        last_date=last[:19].decode() if last else None,
     )

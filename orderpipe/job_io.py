@@ -11,6 +11,7 @@ without a manifest is discarded. Nothing is ever read and overwritten in one Spa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import posixpath
 import re
@@ -48,10 +49,11 @@ class Files:
         self._jvm = jvm
         conf = spark.sparkContext._jsc.hadoopConfiguration()
         path = jvm.org.apache.hadoop.fs.Path(root)
-        if "://" in root and not root.startswith("file:"):
-            self._fs = path.getFileSystem(conf)
-        else:
+        self._local = "://" not in root or root.startswith("file:")
+        if self._local:
             self._fs = jvm.org.apache.hadoop.fs.FileSystem.getLocal(conf).getRaw()
+        else:
+            self._fs = path.getFileSystem(conf)
 
     def _p(self, path: str) -> Any:
         return self._jvm.org.apache.hadoop.fs.Path(path)
@@ -103,19 +105,15 @@ class Files:
     def write_text(self, path: str, text: str) -> None:
         """Whole-or-nothing: a temp file renamed into place (S3 PUTs are atomic already)."""
         tmp = join(posixpath.dirname(path), f".{posixpath.basename(path)}.tmp")
-        target = tmp if self._is_local else path
+        target = tmp if self._local else path
         out = self._fs.create(self._p(target), True)
         try:
             out.write(bytearray(text.encode("utf-8")))
         finally:
             out.close()
-        if self._is_local:
+        if self._local:
             self._fs.delete(self._p(path), False)
             self.rename(tmp, path)
-
-    @property
-    def _is_local(self) -> bool:
-        return str(self._fs.getScheme()) == "file"
 
 
 # raw input -------------------------------------------------------------------------------------
@@ -212,13 +210,17 @@ def partition_dirs(files: Files, root: str, depth: int) -> list[str]:
     return level
 
 
-def write_manifest(files: Files, lake: str, run_id: str, full_refresh: bool) -> dict[str, Any]:
-    """Commit point: list what the run staged. Publishing can always finish from this."""
-    tables = {
+def write_manifest(
+    files: Files, lake: str, run_id: str, tables: Iterable[str], *, full_refresh: bool
+) -> dict[str, Any]:
+    """Commit point: list what the run staged per table. Publishing can always finish from it
+    (on a full refresh a table with nothing staged is emptied)."""
+    staged = {
         t: partition_dirs(files, join(lake, STAGING, run_id, t), len(partition_columns(t)))
-        for t in files.children(join(lake, STAGING, run_id), dirs=True)
+        for t in tables
     }
-    manifest = {"run_id": run_id, "full_refresh": full_refresh, "tables": tables}
+    listed = {t: parts for t, parts in staged.items() if parts or full_refresh}
+    manifest = {"run_id": run_id, "full_refresh": full_refresh, "tables": listed}
     files.write_text(join(lake, STAGING, run_id, MANIFEST), json.dumps(manifest, indent=1))
     return manifest
 
@@ -321,7 +323,7 @@ def glue_registrar(database: str, lake: str, client: Any = None) -> Registrar:
     def register(table: str, partitions: list[Partition]) -> None:
         data, parts = _glue_columns(table)
         location = join(lake, table) + "/"
-        try:
+        with contextlib.suppress(client.exceptions.AlreadyExistsException):
             client.create_table(
                 DatabaseName=database,
                 TableInput={
@@ -332,8 +334,6 @@ def glue_registrar(database: str, lake: str, client: Any = None) -> Registrar:
                     "StorageDescriptor": {"Columns": data, "Location": location, **_PARQUET_SD},
                 },
             )
-        except client.exceptions.AlreadyExistsException:
-            pass
         inputs = [
             {
                 "Values": p.values,

@@ -7,6 +7,7 @@ is dropped: a value that does not parse is passed on as it is, for the job to qu
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import logging
@@ -193,7 +194,9 @@ def _ambiguity(path: Path, shape: tuple[str, int], info: _Shape, others: list[st
         time_part = " %H:%M:%S" if m.group(7) else " %H:%M"
     month_first = f"%m{sep}%d{sep}{year}{time_part}"
     day_first = f"%d{sep}%m{sep}{year}{time_part}"
-    also = f"; its dates like {' and '.join(others)} do not decide for this shape" if others else ""
+    also = (
+        f" (the file's {' and '.join(others)} do not carry over to another shape)" if others else ""
+    )
     return ReplayError(
         f"{path}: InvoiceDate values like '{info.example.strip()}' could be day-first or "
         f"month-first, and none of the file's {info.rows:,} dates of that shape has a day above "
@@ -217,7 +220,7 @@ def _decide(path: Path, shapes: dict[tuple[str, int], _Shape]) -> dict[tuple[str
     for shape, info in shapes.items():
         if shape not in decided:
             others = [
-                f"'{shapes[s].first_seen}' ({_shape_label(s, first)})"
+                f"{_shape_label(s, first)} dates, like '{shapes[s].first_seen}',"
                 for s, first in decided.items()
                 if shapes[s].day_first or shapes[s].month_first
             ]
@@ -248,6 +251,13 @@ def plan_replay(
 ) -> ReplayPlan:
     """Read the file once to detect its kind, encoding, date formats and row count."""
     path = Path(path)
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ReplayError(
+                f"unknown --encoding {encoding!r}; use a Python codec name such as utf-8 or cp1252."
+            ) from None
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -266,13 +276,19 @@ def plan_replay(
         lines = _decoded_lines(handle, encoding, path, seen)
         if kind == "csv":
             reader = csv.reader(lines)
-            date_at = _header_columns(next(reader), path)[FIELDS.index("InvoiceDate")]
-            for row in reader:
-                if not row:
-                    continue
-                rows += 1
-                if not date_formats and date_at < len(row):
-                    _observe(shapes, row[date_at])
+            try:
+                date_at = _header_columns(next(reader), path)[FIELDS.index("InvoiceDate")]
+                for row in reader:
+                    if not row:
+                        continue
+                    rows += 1
+                    if not date_formats and date_at < len(row):
+                        _observe(shapes, row[date_at])
+            except csv.Error as exc:
+                raise ReplayError(
+                    f"{path} line {reader.line_num} is not readable CSV ({exc}); "
+                    "check the file is an order CSV with a header."
+                ) from None
         else:
             for line in lines:
                 if not line.strip():

@@ -97,7 +97,8 @@ def test_invoices_have_several_lines_sharing_date_and_customer(sample: list[dict
 def test_dates_non_decreasing_over_the_window_in_business_hours(sample: list[dict]) -> None:
     dates = [r["InvoiceDate"] for r in sample]
     assert dates == sorted(dates)
-    parsed = [datetime.strptime(d, "%Y-%m-%d %H:%M:%S") for d in dates]
+    assert all(len(d) == 19 for d in dates)
+    parsed = [datetime.fromisoformat(d) for d in dates]
     assert START - timedelta(days=30) <= parsed[0] < START - timedelta(days=28)
     assert START - timedelta(days=2) < parsed[-1] <= START
     in_hours = sum(8 <= p.hour < 20 for p in parsed) / len(parsed)

@@ -1,4 +1,4 @@
-"""The local Firehose: durable on ack, size/interval buffering, Firehose's key layout, atomic GZIP."""
+"""The local Firehose: durable on ack, size and interval buffering, key layout, atomic GZIP."""
 
 from __future__ import annotations
 
@@ -83,33 +83,34 @@ def test_the_buffer_interval_delivers_by_age_of_the_oldest_record(tmp_path: Path
     assert len(objects(tmp_path / "raw")) == 1  # nothing left to flush
 
 
-def test_acknowledged_records_survive_sigkill(tmp_path: Path) -> None:
+def put_then_sigkill(tmp_path: Path, count: int) -> None:
+    """In a child process: put `count` records, then die by SIGKILL right after the ack."""
     script = f"""
 import os, signal
 from pathlib import Path
 from orderpipe.targets.local.firehose import LocalFirehose
 s = LocalFirehose(Path({str(tmp_path / "raw")!r}), Path({str(tmp_path / "spool")!r}), "orders")
-s.put_record_batch([b'{{"a": %d}}\\n' % i for i in range(300)])
+s.put_record_batch([b'{{"a": %d}}\\n' % i for i in range({count})])
 os.kill(os.getpid(), signal.SIGKILL)
 """
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
     assert proc.returncode == -9, proc.stderr.decode()
+
+
+def test_acknowledged_records_survive_sigkill(tmp_path: Path) -> None:
+    put_then_sigkill(tmp_path, 300)
     assert objects(tmp_path / "raw") == []
     LocalFirehose(tmp_path / "raw", tmp_path / "spool", "orders").close()
     assert content(tmp_path / "raw") == [b"".join(b'{"a": %d}\n' % i for i in range(300))]
 
 
 def test_a_torn_spool_tail_is_cut_off_and_the_acknowledged_records_kept(tmp_path: Path) -> None:
-    stream = LocalFirehose(tmp_path / "raw", tmp_path / "spool", "orders")
-    stream.put_record_batch(lines(3))
-    spool = stream.spool_path
-    os.close(stream._spool_fd)  # simulate the process dying mid-append (lock released below)
-    stream._spool_fd = None
-    os.close(stream._lock_fd)
-    with spool.open("ab") as handle:
+    put_then_sigkill(tmp_path, 3)
+    spool = tmp_path / "spool" / "orders.spool"
+    with spool.open("ab") as handle:  # what a write cut short by a crash leaves behind
         handle.write(b"\x30\x00\x00\x00garbage-from-an-unacknowledged-write")
     LocalFirehose(tmp_path / "raw", tmp_path / "spool", "orders").close()
-    assert content(tmp_path / "raw") == [b"".join(lines(3))]
+    assert content(tmp_path / "raw") == [b'{"a": 0}\n{"a": 1}\n{"a": 2}\n']
     assert spool.stat().st_size == 0
 
 

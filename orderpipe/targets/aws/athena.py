@@ -1,10 +1,10 @@
 """Run SQL on Athena in the stack's workgroup and database; typed rows back, cost known.
 
-Parameters never touch the SQL text: the SQL holds `?` placeholders and `params` fills them,
-in insertion order, through ExecutionParameters (Athena's prepared-statement values, each a SQL
-literal). A named query declares its parameter order and types; the caller builds `params` in
-that order with values of those types (`--param min_total=100` → {"min_total": 100.0}), so a
-string stays a string ('100') and a number stays a number (100.0).
+Parameters never touch the SQL text: the SQL holds `?` placeholders and `params` fills them in
+order through ExecutionParameters (Athena's prepared-statement values, each a SQL literal).
+`queries.bind()` turns a named query's `:name` placeholders into `?` and gives the values in
+order; a dict is taken in its insertion order. A value's Python type decides its literal:
+`--param min_total=100` arrives as 100 → `100`, a text value as 'text' → `'text'`.
 
 Values come back as strings; they are converted by the column types Athena reports, so JSON
 output matches the local (DuckDB) target exactly.
@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from orderpipe.errors import OrderpipeError, QueryFailed
 from orderpipe.settings import StackNames
-from orderpipe.targets.aws.firehose import translate_client_error
+from orderpipe.targets.aws.errors import aws_errors, translate
 from orderpipe.targets.aws.session import AwsSession
 from orderpipe.targets.base import QueryResult
 
@@ -104,7 +104,7 @@ def run_query(
     session: AwsSession,
     names: StackNames,
     sql: str,
-    params: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | Sequence[Any] | None = None,
     *,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
@@ -127,7 +127,9 @@ def run_query(
     )
 
 
-def _start(athena: Any, names: StackNames, sql: str, params: Mapping[str, Any] | None) -> str:
+def _start(
+    athena: Any, names: StackNames, sql: str, params: Mapping[str, Any] | Sequence[Any] | None
+) -> str:
     import botocore.exceptions
 
     request: dict[str, Any] = {
@@ -136,7 +138,8 @@ def _start(athena: Any, names: StackNames, sql: str, params: Mapping[str, Any] |
         "WorkGroup": names.workgroup,
     }
     if params:
-        request["ExecutionParameters"] = [sql_literal(value) for value in params.values()]
+        values = params.values() if isinstance(params, Mapping) else params
+        request["ExecutionParameters"] = [sql_literal(value) for value in values]
     try:
         return str(athena.start_query_execution(**request)["QueryExecutionId"])
     except botocore.exceptions.ClientError as exc:
@@ -148,9 +151,7 @@ def _start(athena: Any, names: StackNames, sql: str, params: Mapping[str, Any] |
                     "run `orderpipe --target aws up`."
                 ) from None
             raise QueryFailed(f"Athena rejected the query: {error.get('Message')}") from None
-        raise translate_client_error(
-            exc, action="athena:StartQueryExecution", resource=f"workgroup {names.workgroup}"
-        ) from None
+        raise translate(exc, "athena.StartQueryExecution", f"workgroup {names.workgroup}") from None
 
 
 def _wait(
@@ -164,9 +165,10 @@ def _wait(
 ) -> dict[str, Any]:
     delay = 0.25
     while True:
-        execution: dict[str, Any] = athena.get_query_execution(QueryExecutionId=query_id)[
-            "QueryExecution"
-        ]
+        with aws_errors("athena.GetQueryExecution", f"query {query_id}"):
+            execution: dict[str, Any] = athena.get_query_execution(QueryExecutionId=query_id)[
+                "QueryExecution"
+            ]
         status = execution["Status"]
         state = status["State"]
         if state == "SUCCEEDED":
@@ -195,6 +197,8 @@ def _results(
     pages = athena.get_paginator("get_query_results").paginate(
         QueryExecutionId=query_id, PaginationConfig={"PageSize": PAGE_SIZE}
     )
+    with aws_errors("athena.GetQueryResults", f"query {query_id}"):
+        pages = list(pages)
     for number, page in enumerate(pages):
         result_set = page["ResultSet"]
         if number == 0:

@@ -12,47 +12,30 @@ from collections.abc import Sequence
 from typing import Any
 
 from orderpipe.errors import OrderpipeError, TransientError
+from orderpipe.targets.aws.errors import error_code, translate
 from orderpipe.targets.aws.session import AwsSession
 
-TRANSIENT_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "LimitExceededException",
-        "ServiceUnavailableException",
-        "ServiceUnavailable",
-        "InternalFailure",
-        "InternalServerError",
-        "InternalServiceException",
-        "ResourceInUseException",  # a stream still CREATING/UPDATING
-    }
-)
-DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"})
+# Firehose says "slow down" with ServiceUnavailableException; a stream being created or updated
+# answers ResourceInUseException. Both pass; errors.translate covers the general codes.
+FIREHOSE_TRANSIENT = frozenset({"ServiceUnavailableException", "ResourceInUseException"})
 
 
-def translate_client_error(exc: Exception, *, action: str, resource: str) -> OrderpipeError:
-    """One of our errors for a boto3/botocore failure of `action` (e.g. "firehose:PutRecordBatch")
-    on `resource`: denied → names the action; throttling, 5xx, network → TransientError;
-    anything else → AWS's code and message."""
+def _translate(exc: Exception, stream_name: str) -> OrderpipeError:
+    """Our error for a failed PutRecordBatch: missing stream → `up`; throttling, 5xx and network
+    trouble → TransientError (resend later); anything else → errors.translate's sentence."""
     import botocore.exceptions
 
-    if isinstance(exc, botocore.exceptions.ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        message = exc.response.get("Error", {}).get("Message", "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in DENIED_CODES:
-            return OrderpipeError(
-                f"AWS denied {action} on {resource} ({message}): grant it to your AWS identity, "
-                "or run with a profile that has it."
-            )
-        if code in TRANSIENT_CODES or status >= 500:
-            return TransientError(f"{action} on {resource} failed for now ({code}): {message}")
-        return OrderpipeError(f"{action} on {resource} failed: {code}: {message}")
+    code = error_code(exc)
+    if code == "ResourceNotFoundException":
+        return OrderpipeError(
+            f"delivery stream {stream_name} does not exist: run `orderpipe --target aws up`."
+        )
+    status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in FIREHOSE_TRANSIENT or status >= 500:
+        return TransientError(f"Firehose is not taking records for now ({code}): {exc}")
     if isinstance(exc, botocore.exceptions.ConnectionError | botocore.exceptions.HTTPClientError):
-        return TransientError(f"{action} on {resource} could not reach AWS: {exc}")
-    return OrderpipeError(f"{action} on {resource} failed: {exc}")
+        return TransientError(f"cannot reach Firehose for now: {exc}")
+    return translate(exc, "firehose.PutRecordBatch", f"delivery stream {stream_name}")
 
 
 class FirehoseStream:
@@ -79,17 +62,7 @@ class FirehoseStream:
                 Records=[{"Data": bytes(record)} for record in records],
             )
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-            if code == "ResourceNotFoundException":
-                raise OrderpipeError(
-                    f"delivery stream {self.stream_name} does not exist: run "
-                    "`orderpipe --target aws up`."
-                ) from None
-            raise translate_client_error(
-                exc,
-                action="firehose:PutRecordBatch",
-                resource=f"delivery stream {self.stream_name}",
-            ) from None
+            raise _translate(exc, self.stream_name) from None
         answers = response.get("RequestResponses", [])
         if len(answers) != len(records):
             # Never seen from Firehose; treat as "nothing known to be delivered" and resend all.

@@ -17,7 +17,7 @@ from typing import Any
 
 from orderpipe.errors import JobFailed, OrderpipeError
 from orderpipe.settings import QUARANTINE_TABLE, TRANSFORMED_TABLE, StackNames
-from orderpipe.targets.aws.firehose import translate_client_error
+from orderpipe.targets.aws.errors import error_code, translate
 from orderpipe.targets.aws.session import AwsSession
 from orderpipe.targets.base import CrawlResult, JobParams
 
@@ -61,10 +61,6 @@ def _next_delay(delay: float, cap: float) -> float:
     return min(delay * 1.5, cap)
 
 
-def _code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
-
-
 # crawler ------------------------------------------------------------------------------------
 
 
@@ -90,10 +86,8 @@ def start_crawl(
     try:
         glue.start_crawler(Name=names.crawler)
     except botocore.exceptions.ClientError as exc:
-        if _code(exc) != "CrawlerRunningException":
-            raise translate_client_error(
-                exc, action="glue:StartCrawler", resource=resource
-            ) from None
+        if error_code(exc) != "CrawlerRunningException":
+            raise translate(exc, "glue.StartCrawler", resource) from None
         already = True
     if not wait:
         return CrawlResult(
@@ -129,7 +123,8 @@ def start_crawl(
         message = (
             f"crawl ended {last.get('Status', 'without a status')}: "
             f"{last.get('ErrorMessage') or 'Glue gave no reason'} (logs: CloudWatch log group "
-            f"{last.get('LogGroup', '/aws-glue/crawlers')}, stream {last.get('LogStream', names.crawler)})"
+            f"{last.get('LogGroup', '/aws-glue/crawlers')}, "
+            f"stream {last.get('LogStream', names.crawler)})"
         )
     return CrawlResult(
         state=state,
@@ -147,13 +142,11 @@ def _crawler(glue: Any, names: StackNames) -> dict[str, Any]:
     try:
         return dict(glue.get_crawler(Name=names.crawler)["Crawler"])
     except botocore.exceptions.ClientError as exc:
-        if _code(exc) == "EntityNotFoundException":
+        if error_code(exc) == "EntityNotFoundException":
             raise OrderpipeError(
                 f"crawler {names.crawler} does not exist: run `orderpipe --target aws up`."
             ) from None
-        raise translate_client_error(
-            exc, action="glue:GetCrawler", resource=f"crawler {names.crawler}"
-        ) from None
+        raise translate(exc, "glue.GetCrawler", f"crawler {names.crawler}") from None
 
 
 def _catalog_snapshot(session: AwsSession, names: StackNames) -> dict[str, int]:
@@ -174,11 +167,9 @@ def _catalog_snapshot(session: AwsSession, names: StackNames) -> dict[str, int]:
                     else 0
                 )
     except botocore.exceptions.ClientError as exc:
-        if _code(exc) == "EntityNotFoundException":
+        if error_code(exc) == "EntityNotFoundException":
             return {}
-        raise translate_client_error(
-            exc, action="glue:GetTables", resource=f"database {names.database}"
-        ) from None
+        raise translate(exc, "glue.GetTables", f"database {names.database}") from None
     return counts
 
 
@@ -230,7 +221,7 @@ def run_job(
             glue.start_job_run(JobName=names.job, Arguments=job_arguments(params))["JobRunId"]
         )
     except botocore.exceptions.ClientError as exc:
-        code = _code(exc)
+        code = error_code(exc)
         if code == "ConcurrentRunsExceededException":
             raise OrderpipeError(
                 f"a run of {resource} is already in progress: wait for it (`orderpipe --target aws "
@@ -240,7 +231,7 @@ def run_job(
             raise OrderpipeError(
                 f"{resource} does not exist: run `orderpipe --target aws up`."
             ) from None
-        raise translate_client_error(exc, action="glue:StartJobRun", resource=resource) from None
+        raise translate(exc, "glue.StartJobRun", resource) from None
 
     started = clock()
     delay = 5.0
@@ -282,9 +273,7 @@ def _job_run(glue: Any, names: StackNames, run_id: str) -> dict[str, Any]:
     try:
         return dict(glue.get_job_run(JobName=names.job, RunId=run_id)["JobRun"])
     except botocore.exceptions.ClientError as exc:
-        raise translate_client_error(
-            exc, action="glue:GetJobRun", resource=f"run {run_id} of job {names.job}"
-        ) from None
+        raise translate(exc, "glue.GetJobRun", f"run {run_id} of job {names.job}") from None
 
 
 def job_runs(
@@ -300,11 +289,9 @@ def job_runs(
         for page in glue.get_paginator("get_job_runs").paginate(JobName=names.job):
             runs.extend(page["JobRuns"])
     except botocore.exceptions.ClientError as exc:
-        if _code(exc) == "EntityNotFoundException":
+        if error_code(exc) == "EntityNotFoundException":
             return []
-        raise translate_client_error(
-            exc, action="glue:GetJobRuns", resource=f"job {names.job}"
-        ) from None
+        raise translate(exc, "glue.GetJobRuns", f"job {names.job}") from None
     runs.sort(key=lambda run: _started(run), reverse=True)
     records = []
     for run in runs[:limit]:
@@ -344,11 +331,9 @@ def _read_summary(session: AwsSession, bucket: str, run_id: str) -> dict[str, An
     try:
         body = session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     except botocore.exceptions.ClientError as exc:
-        if _code(exc) in ("NoSuchKey", "404"):
+        if error_code(exc) in ("NoSuchKey", "404"):
             return None
-        raise translate_client_error(
-            exc, action="s3:GetObject", resource=f"s3://{bucket}/{key}"
-        ) from None
+        raise translate(exc, "s3.GetObject", f"s3://{bucket}/{key}") from None
     summary = json.loads(body)
     return summary if isinstance(summary, dict) else None
 

@@ -19,7 +19,9 @@ from orderpipe.targets.base import Action
 
 
 def act(verb: str, resource: str, api: str, reason: str, **params: Any) -> Action:
-    return Action(verb=verb, resource=resource, api=api, params=tuple(params.items()), reason=reason)
+    return Action(
+        verb=verb, resource=resource, api=api, params=tuple(params.items()), reason=reason
+    )
 
 
 def _lifecycle_key(rules: Iterable[dict[str, Any]] | None) -> list[tuple[Any, ...]]:
@@ -32,7 +34,9 @@ def _lifecycle_key(rules: Iterable[dict[str, Any]] | None) -> list[tuple[Any, ..
                 rule.get("ID"),
                 rule.get("Status"),
                 prefix or "",
-                tuple((t.get("Days"), t.get("StorageClass")) for t in rule.get("Transitions") or []),
+                tuple(
+                    (t.get("Days"), t.get("StorageClass")) for t in rule.get("Transitions") or []
+                ),
                 (rule.get("Expiration") or {}).get("Days"),
                 (rule.get("AbortIncompleteMultipartUpload") or {}).get("DaysAfterInitiation"),
                 (rule.get("NoncurrentVersionExpiration") or {}).get("NoncurrentDays"),
@@ -46,7 +50,9 @@ def _encryption_key(config: dict[str, Any] | None) -> list[tuple[Any, ...]]:
     return [
         (
             r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm"),
-            bool(r.get("BucketKeyEnabled")) if r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") == "aws:kms" else False,
+            bool(r.get("BucketKeyEnabled"))
+            if r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") == "aws:kms"
+            else False,
         )
         for r in rules
     ]
@@ -93,40 +99,84 @@ class Planner:
         current = self.reader.bucket(role)
         steps = []
         if current is None:
-            steps.append(act("create", label, "s3.create_bucket", f"{role} bucket is missing", **spec.create_bucket_params(role)))
+            steps.append(
+                act(
+                    "create",
+                    label,
+                    "s3.create_bucket",
+                    f"{role} bucket is missing",
+                    **spec.create_bucket_params(role),
+                )
+            )
             current = {}
         if current.get("public_access_block") != spec.public_access_block:
             steps.append(
-                act("update", label, "s3.put_public_access_block", "block all public access",
-                    Bucket=name, PublicAccessBlockConfiguration=spec.public_access_block)
-            )  # fmt: skip
+                act(
+                    "update",
+                    label,
+                    "s3.put_public_access_block",
+                    "block all public access",
+                    Bucket=name,
+                    PublicAccessBlockConfiguration=spec.public_access_block,
+                )
+            )
         if _encryption_key(current.get("encryption")) != _encryption_key(spec.encryption):
             steps.append(
-                act("update", label, "s3.put_bucket_encryption", f"default encryption {spec.options.sse}",
-                    Bucket=name, ServerSideEncryptionConfiguration=spec.encryption)
-            )  # fmt: skip
+                act(
+                    "update",
+                    label,
+                    "s3.put_bucket_encryption",
+                    f"default encryption {spec.options.sse}",
+                    Bucket=name,
+                    ServerSideEncryptionConfiguration=spec.encryption,
+                )
+            )
         if current.get("policy") != spec.bucket_policy(role):
             steps.append(
-                act("update", label, "s3.put_bucket_policy", "deny requests without TLS",
-                    Bucket=name, Policy=json.dumps(spec.bucket_policy(role)))
-            )  # fmt: skip
+                act(
+                    "update",
+                    label,
+                    "s3.put_bucket_policy",
+                    "deny requests without TLS",
+                    Bucket=name,
+                    Policy=json.dumps(spec.bucket_policy(role)),
+                )
+            )
         rules = spec.lifecycle_rules(role)
         if _lifecycle_key(current.get("lifecycle")) != _lifecycle_key(rules):
             steps.append(
-                act("update", label, "s3.put_bucket_lifecycle_configuration",
-                    ", ".join(r["ID"] for r in rules), Bucket=name, LifecycleConfiguration={"Rules": rules})
-            )  # fmt: skip
+                act(
+                    "update",
+                    label,
+                    "s3.put_bucket_lifecycle_configuration",
+                    ", ".join(r["ID"] for r in rules),
+                    Bucket=name,
+                    LifecycleConfiguration={"Rules": rules},
+                )
+            )
         tags = current.get("tags") or {}
         if any(tags.get(k) != v for k, v in spec.tags.items()):
             steps.append(
-                act("update", label, "s3.put_bucket_tagging", "tag with the stack",
-                    Bucket=name, Tagging={"TagSet": tag_list({**tags, **spec.tags})})
-            )  # fmt: skip
+                act(
+                    "update",
+                    label,
+                    "s3.put_bucket_tagging",
+                    "tag with the stack",
+                    Bucket=name,
+                    Tagging={"TagSet": tag_list({**tags, **spec.tags})},
+                )
+            )
         if spec.options.versioning and current.get("versioning") != "Enabled":
             steps.append(
-                act("update", label, "s3.put_bucket_versioning", "keep object versions",
-                    Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-            )  # fmt: skip
+                act(
+                    "update",
+                    label,
+                    "s3.put_bucket_versioning",
+                    "keep object versions",
+                    Bucket=name,
+                    VersioningConfiguration={"Status": "Enabled"},
+                )
+            )
         return steps
 
     # IAM -----------------------------------------------------------------------------------
@@ -139,35 +189,76 @@ class Planner:
         steps = []
         if current is None:
             steps.append(
-                act("create", label, "iam.create_role", f"{service} assumes it",
-                    RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
-                    Description=f"orderpipe {spec.stack}: {service}", Tags=tag_list(spec.tags))
-            )  # fmt: skip
+                act(
+                    "create",
+                    label,
+                    "iam.create_role",
+                    f"{service} assumes it",
+                    RoleName=name,
+                    AssumeRolePolicyDocument=json.dumps(trust),
+                    Description=f"orderpipe {spec.stack}: {service}",
+                    Tags=tag_list(spec.tags),
+                )
+            )
             current = {"trust": trust, "tags": spec.tags, "policies": {}, "managed": []}
         if current["trust"] != trust:
             steps.append(
-                act("update", label, "iam.update_assume_role_policy", f"only {service} may assume it",
-                    RoleName=name, PolicyDocument=json.dumps(trust))
-            )  # fmt: skip
+                act(
+                    "update",
+                    label,
+                    "iam.update_assume_role_policy",
+                    f"only {service} may assume it",
+                    RoleName=name,
+                    PolicyDocument=json.dumps(trust),
+                )
+            )
         if any(current["tags"].get(k) != v for k, v in spec.tags.items()):
-            steps.append(act("update", label, "iam.tag_role", "tag with the stack", RoleName=name, Tags=tag_list(spec.tags)))
+            steps.append(
+                act(
+                    "update",
+                    label,
+                    "iam.tag_role",
+                    "tag with the stack",
+                    RoleName=name,
+                    Tags=tag_list(spec.tags),
+                )
+            )
         policy_name = spec.policy_name(service)
         policy = spec.role_policy(service)
         if current["policies"].get(policy_name) != policy:
             steps.append(
-                act("update", label, "iam.put_role_policy", "least privilege on the stack's own resources",
-                    RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(policy))
-            )  # fmt: skip
+                act(
+                    "update",
+                    label,
+                    "iam.put_role_policy",
+                    "least privilege on the stack's own resources",
+                    RoleName=name,
+                    PolicyName=policy_name,
+                    PolicyDocument=json.dumps(policy),
+                )
+            )
         for other in sorted(set(current["policies"]) - {policy_name}):
             steps.append(
-                act("delete", label, "iam.delete_role_policy", f"inline policy {other} is not the stack's",
-                    RoleName=name, PolicyName=other)
-            )  # fmt: skip
+                act(
+                    "delete",
+                    label,
+                    "iam.delete_role_policy",
+                    f"inline policy {other} is not the stack's",
+                    RoleName=name,
+                    PolicyName=other,
+                )
+            )
         for arn in current["managed"]:
             steps.append(
-                act("delete", label, "iam.detach_role_policy", f"managed policy {arn} is not needed",
-                    RoleName=name, PolicyArn=arn)
-            )  # fmt: skip
+                act(
+                    "delete",
+                    label,
+                    "iam.detach_role_policy",
+                    f"managed policy {arn} is not needed",
+                    RoleName=name,
+                    PolicyArn=arn,
+                )
+            )
         return steps
 
     def instance_profile(self) -> list[Action]:
@@ -179,21 +270,39 @@ class Planner:
         steps = []
         if current is None:
             steps.append(
-                act("create", label, "iam.create_instance_profile", "the generator instance's identity",
-                    InstanceProfileName=name, Tags=tag_list(spec.tags))
-            )  # fmt: skip
+                act(
+                    "create",
+                    label,
+                    "iam.create_instance_profile",
+                    "the generator instance's identity",
+                    InstanceProfileName=name,
+                    Tags=tag_list(spec.tags),
+                )
+            )
             current = {"roles": []}
         for other in current["roles"]:
             if other != role:
                 steps.append(
-                    act("update", label, "iam.remove_role_from_instance_profile", f"{other} is not the stack's",
-                        InstanceProfileName=name, RoleName=other)
-                )  # fmt: skip
+                    act(
+                        "update",
+                        label,
+                        "iam.remove_role_from_instance_profile",
+                        f"{other} is not the stack's",
+                        InstanceProfileName=name,
+                        RoleName=other,
+                    )
+                )
         if role not in current["roles"]:
             steps.append(
-                act("update", label, "iam.add_role_to_instance_profile", f"carry role {role}",
-                    InstanceProfileName=name, RoleName=role)
-            )  # fmt: skip
+                act(
+                    "update",
+                    label,
+                    "iam.add_role_to_instance_profile",
+                    f"carry role {role}",
+                    InstanceProfileName=name,
+                    RoleName=role,
+                )
+            )
         return steps
 
     # Firehose ------------------------------------------------------------------------------
@@ -204,21 +313,39 @@ class Planner:
         steps = []
         if current is None:
             steps.append(
-                act("create", label, "logs.create_log_group", "Firehose delivery errors",
-                    logGroupName=spec.log_group, tags=spec.tags)
-            )  # fmt: skip
+                act(
+                    "create",
+                    label,
+                    "logs.create_log_group",
+                    "Firehose delivery errors",
+                    logGroupName=spec.log_group,
+                    tags=spec.tags,
+                )
+            )
             current = {"retention_days": None, "streams": []}
         days = spec.options.log_retention_days
         if current["retention_days"] != days:
             steps.append(
-                act("update", label, "logs.put_retention_policy", f"keep logs {days} days",
-                    logGroupName=spec.log_group, retentionInDays=days)
-            )  # fmt: skip
+                act(
+                    "update",
+                    label,
+                    "logs.put_retention_policy",
+                    f"keep logs {days} days",
+                    logGroupName=spec.log_group,
+                    retentionInDays=days,
+                )
+            )
         if spec.log_stream not in current["streams"]:
             steps.append(
-                act("create", f"{label} stream {spec.log_stream}", "logs.create_log_stream",
-                    "Firehose writes its errors there", logGroupName=spec.log_group, logStreamName=spec.log_stream)
-            )  # fmt: skip
+                act(
+                    "create",
+                    f"{label} stream {spec.log_stream}",
+                    "logs.create_log_stream",
+                    "Firehose writes its errors there",
+                    logGroupName=spec.log_group,
+                    logStreamName=spec.log_stream,
+                )
+            )
         return steps
 
     def stream(self) -> list[Action]:
@@ -227,31 +354,63 @@ class Planner:
         current = self.reader.stream()
         if current is None:
             return [
-                act("create", label, "firehose.create_delivery_stream",
-                    "Direct PUT to the raw bucket, GZIP, hourly prefixes", **spec.create_stream_params()),
-                act("wait", label, "firehose.wait_active", "it takes a minute to become ACTIVE",
-                    DeliveryStreamName=spec.stream),
-            ]  # fmt: skip
+                act(
+                    "create",
+                    label,
+                    "firehose.create_delivery_stream",
+                    "Direct PUT to the raw bucket, GZIP, hourly prefixes",
+                    **spec.create_stream_params(),
+                ),
+                act(
+                    "wait",
+                    label,
+                    "firehose.wait_active",
+                    "it takes a minute to become ACTIVE",
+                    DeliveryStreamName=spec.stream,
+                ),
+            ]
         status = current["status"]
         if status.startswith("DELETING"):
-            raise NotReadyError(f"Delivery stream {spec.stream} is still being deleted; run `up` again in a minute.")
+            raise NotReadyError(
+                f"Delivery stream {spec.stream} is still being deleted; run `up` again in a minute."
+            )
         if status == "CREATING":
-            return [act("wait", label, "firehose.wait_active", "still CREATING", DeliveryStreamName=spec.stream)]
+            return [
+                act(
+                    "wait",
+                    label,
+                    "firehose.wait_active",
+                    "still CREATING",
+                    DeliveryStreamName=spec.stream,
+                )
+            ]
         steps = []
         desired = spec.firehose_destination
         changed = _differs(current["destination"], desired)
         if changed:
             steps.append(
-                act("update", label, "firehose.update_destination", "changed: " + ", ".join(changed),
-                    DeliveryStreamName=spec.stream, CurrentDeliveryStreamVersionId=current["version_id"],
-                    DestinationId=current["destination_id"], ExtendedS3DestinationUpdate=desired)
-            )  # fmt: skip
+                act(
+                    "update",
+                    label,
+                    "firehose.update_destination",
+                    "changed: " + ", ".join(changed),
+                    DeliveryStreamName=spec.stream,
+                    CurrentDeliveryStreamVersionId=current["version_id"],
+                    DestinationId=current["destination_id"],
+                    ExtendedS3DestinationUpdate=desired,
+                )
+            )
         if current["encryption"] not in {"ENABLED", "ENABLING"}:
             steps.append(
-                act("update", label, "firehose.start_delivery_stream_encryption", "encrypt buffered records",
+                act(
+                    "update",
+                    label,
+                    "firehose.start_delivery_stream_encryption",
+                    "encrypt buffered records",
                     DeliveryStreamName=spec.stream,
-                    DeliveryStreamEncryptionConfigurationInput={"KeyType": "AWS_OWNED_CMK"})
-            )  # fmt: skip
+                    DeliveryStreamEncryptionConfigurationInput={"KeyType": "AWS_OWNED_CMK"},
+                )
+            )
         return steps
 
     # Glue ----------------------------------------------------------------------------------
@@ -263,11 +422,18 @@ class Planner:
             if stored == artifact.sha256:
                 continue
             steps.append(
-                act("upload", f"s3://{bucket}/{artifact.key}", "s3.put_object",
+                act(
+                    "upload",
+                    f"s3://{bucket}/{artifact.key}",
+                    "s3.put_object",
                     "missing" if stored is None else "content changed",
-                    Bucket=bucket, Key=artifact.key, Body=artifact.body,
-                    ContentType=artifact.content_type, Metadata={"sha256": artifact.sha256})
-            )  # fmt: skip
+                    Bucket=bucket,
+                    Key=artifact.key,
+                    Body=artifact.body,
+                    ContentType=artifact.content_type,
+                    Metadata={"sha256": artifact.sha256},
+                )
+            )
         return steps
 
     def database(self) -> list[Action]:
@@ -275,37 +441,56 @@ class Planner:
         if self.reader.database() is not None:
             return []
         return [
-            act("create", f"database {spec.database}", "glue.create_database", "the catalog of the stack",
+            act(
+                "create",
+                f"database {spec.database}",
+                "glue.create_database",
+                "the catalog of the stack",
                 DatabaseInput={"Name": spec.database, "Description": f"orderpipe {spec.stack}"},
-                Tags=spec.tags)
-        ]  # fmt: skip
+                Tags=spec.tags,
+            )
+        ]
 
     def tables(self) -> list[Action]:
+        return [step for table in self.spec.tables for step in self.table(table)]
+
+    def table(self, table: str) -> list[Action]:
+        """The model-defined tables; the job only adds partitions (no MSCK REPAIR TABLE)."""
         spec = self.spec
-        steps = []
-        for table in spec.tables:
-            label = f"table {spec.database}.{table}"
-            desired = spec.table_input(table)
-            current = self.reader.table(table)
-            if current is None:
-                steps.append(
-                    act("create", label, "glue.create_table", "defined from the models",
-                        DatabaseName=spec.database, TableInput=desired)
-                )  # fmt: skip
-                continue
-            have = current.get("StorageDescriptor") or {}
-            want = desired["StorageDescriptor"]
-            if (
-                _columns(have.get("Columns")) != _columns(want["Columns"])
-                or _columns(current.get("PartitionKeys")) != _columns(desired["PartitionKeys"])
-                or have.get("Location") != want["Location"]
-                or (have.get("SerdeInfo") or {}).get("SerializationLibrary") != want["SerdeInfo"]["SerializationLibrary"]
-            ):
-                steps.append(
-                    act("update", label, "glue.update_table", "schema differs from the models",
-                        DatabaseName=spec.database, TableInput=desired)
-                )  # fmt: skip
-        return steps
+        label = f"table {spec.database}.{table}"
+        desired = spec.table_input(table)
+        current = self.reader.table(table)
+        if current is None:
+            return [
+                act(
+                    "create",
+                    label,
+                    "glue.create_table",
+                    "defined from the models",
+                    DatabaseName=spec.database,
+                    TableInput=desired,
+                )
+            ]
+        have = current.get("StorageDescriptor") or {}
+        want = desired["StorageDescriptor"]
+        serde = (have.get("SerdeInfo") or {}).get("SerializationLibrary")
+        if (
+            _columns(have.get("Columns")) == _columns(want["Columns"])
+            and _columns(current.get("PartitionKeys")) == _columns(desired["PartitionKeys"])
+            and have.get("Location") == want["Location"]
+            and serde == want["SerdeInfo"]["SerializationLibrary"]
+        ):
+            return []
+        return [
+            act(
+                "update",
+                label,
+                "glue.update_table",
+                "schema differs from the models",
+                DatabaseName=spec.database,
+                TableInput=desired,
+            )
+        ]
 
     def crawler(self) -> list[Action]:
         spec = self.spec
@@ -313,16 +498,34 @@ class Planner:
         label = f"crawler {spec.crawler}"
         current = self.reader.crawler()
         if current is None:
-            return [act("create", label, "glue.create_crawler", "discovers raw partitions", **desired, Tags=spec.tags)]
+            return [
+                act(
+                    "create",
+                    label,
+                    "glue.create_crawler",
+                    "discovers raw partitions",
+                    **desired,
+                    Tags=spec.tags,
+                )
+            ]
         have = {
             **current,
-            "Targets": {"S3Targets": [{"Path": t.get("Path")} for t in current.get("Targets", {}).get("S3Targets", [])]},
+            "Role": _role_arn(current.get("Role", ""), desired["Role"]),
+            "Targets": {
+                "S3Targets": [
+                    {"Path": t.get("Path")} for t in current.get("Targets", {}).get("S3Targets", [])
+                ]
+            },
             "Configuration": _canonical_json(current.get("Configuration")),
         }
-        changed = _differs(have, {**desired, "Configuration": _canonical_json(desired["Configuration"])})
+        changed = _differs(
+            have, {**desired, "Configuration": _canonical_json(desired["Configuration"])}
+        )
         if not changed:
             return []
-        return [act("update", label, "glue.update_crawler", "changed: " + ", ".join(changed), **desired)]
+        return [
+            act("update", label, "glue.update_crawler", "changed: " + ", ".join(changed), **desired)
+        ]
 
     def job(self) -> list[Action]:
         spec = self.spec
@@ -331,23 +534,39 @@ class Planner:
         current = self.reader.job()
         if current is None:
             return [
-                act("create", label, "glue.create_job", f"Glue {spec.options.glue_version}, G.1X, bookmarks on",
-                    Name=spec.job, **desired, Tags=spec.tags)
-            ]  # fmt: skip
+                act(
+                    "create",
+                    label,
+                    "glue.create_job",
+                    f"Glue {spec.options.glue_version}, G.1X, bookmarks on",
+                    Name=spec.job,
+                    **desired,
+                    Tags=spec.tags,
+                )
+            ]
         have = {
             **current,
+            "Role": _role_arn(current.get("Role", ""), desired["Role"]),
             "ExecutionClass": current.get("ExecutionClass") or "STANDARD",
             "DefaultArguments": {
-                k: v for k, v in (current.get("DefaultArguments") or {}).items() if k in desired["DefaultArguments"]
+                k: v
+                for k, v in (current.get("DefaultArguments") or {}).items()
+                if k in desired["DefaultArguments"]
             },
         }
         changed = _differs(have, desired)
         if not changed:
             return []
         return [
-            act("update", label, "glue.update_job", "changed: " + ", ".join(changed),
-                JobName=spec.job, JobUpdate=desired)
-        ]  # fmt: skip
+            act(
+                "update",
+                label,
+                "glue.update_job",
+                "changed: " + ", ".join(changed),
+                JobName=spec.job,
+                JobUpdate=desired,
+            )
+        ]
 
     # Athena --------------------------------------------------------------------------------
     def workgroup(self) -> list[Action]:
@@ -357,11 +576,17 @@ class Planner:
         current = self.reader.workgroup()
         if current is None:
             return [
-                act("create", label, "athena.create_work_group",
-                    f"results in {spec.s3_url('athena-results')}, scan cutoff {desired['BytesScannedCutoffPerQuery']:,} bytes",
-                    Name=spec.workgroup, Configuration=desired, Description=f"orderpipe {spec.stack}",
-                    Tags=tag_list(spec.tags))
-            ]  # fmt: skip
+                act(
+                    "create",
+                    label,
+                    "athena.create_work_group",
+                    f"scan cutoff {desired['BytesScannedCutoffPerQuery']:,} bytes per query",
+                    Name=spec.workgroup,
+                    Configuration=desired,
+                    Description=f"orderpipe {spec.stack}",
+                    Tags=tag_list(spec.tags),
+                )
+            ]
         have = current.get("Configuration") or {}
         result = have.get("ResultConfiguration") or {}
         changed = _differs(have, {k: v for k, v in desired.items() if k != "ResultConfiguration"})
@@ -374,9 +599,16 @@ class Planner:
         if not changed:
             return []
         return [
-            act("update", label, "athena.update_work_group", "changed: " + ", ".join(changed),
-                WorkGroup=spec.workgroup, ConfigurationUpdates=spec.workgroup_update, State="ENABLED")
-        ]  # fmt: skip
+            act(
+                "update",
+                label,
+                "athena.update_work_group",
+                "changed: " + ", ".join(changed),
+                WorkGroup=spec.workgroup,
+                ConfigurationUpdates=spec.workgroup_update,
+                State="ENABLED",
+            )
+        ]
 
     # alarms --------------------------------------------------------------------------------
     def alarms(self, email: str) -> list[Action]:
@@ -387,41 +619,80 @@ class Planner:
         topic = self.reader.topic()
         if topic is None:
             steps.append(
-                act("create", label, "sns.create_topic", "alarm notifications",
-                    Name=spec.topic, Attributes={"Policy": json.dumps(policy)}, Tags=tag_list(spec.tags))
-            )  # fmt: skip
+                act(
+                    "create",
+                    label,
+                    "sns.create_topic",
+                    "alarm notifications",
+                    Name=spec.topic,
+                    Attributes={"Policy": json.dumps(policy)},
+                    Tags=tag_list(spec.tags),
+                )
+            )
             topic = {"policy": policy, "subscriptions": []}
         if topic["policy"] != policy:
             steps.append(
-                act("update", label, "sns.set_topic_attributes", "CloudWatch and the Glue rule may publish",
-                    TopicArn=spec.topic_arn, AttributeName="Policy", AttributeValue=json.dumps(policy))
-            )  # fmt: skip
+                act(
+                    "update",
+                    label,
+                    "sns.set_topic_attributes",
+                    "CloudWatch and the Glue rule may publish",
+                    TopicArn=spec.topic_arn,
+                    AttributeName="Policy",
+                    AttributeValue=json.dumps(policy),
+                )
+            )
         if not any(p == "email" and e == email for p, e, _ in topic["subscriptions"]):
             steps.append(
-                act("create", f"{label} subscription {email}", "sns.subscribe", "AWS e-mails a confirmation link",
-                    TopicArn=spec.topic_arn, Protocol="email", Endpoint=email)
-            )  # fmt: skip
+                act(
+                    "create",
+                    f"{label} subscription {email}",
+                    "sns.subscribe",
+                    "AWS e-mails a confirmation link",
+                    TopicArn=spec.topic_arn,
+                    Protocol="email",
+                    Endpoint=email,
+                )
+            )
         alarm = self.reader.alarm()
         desired = spec.firehose_alarm_params
         if alarm is None or _differs(alarm, desired):
             steps.append(
-                act("create" if alarm is None else "update", f"alarm {spec.firehose_alarm}",
-                    "cloudwatch.put_metric_alarm", "Firehose DeliveryToS3.Success < 1",
-                    **desired, Tags=tag_list(spec.tags))
-            )  # fmt: skip
+                act(
+                    "create" if alarm is None else "update",
+                    f"alarm {spec.firehose_alarm}",
+                    "cloudwatch.put_metric_alarm",
+                    "Firehose DeliveryToS3.Success < 1",
+                    **desired,
+                    Tags=tag_list(spec.tags),
+                )
+            )
         rule = self.reader.rule()
         if rule is None or rule["pattern"] != spec.glue_rule_pattern or rule["state"] != "ENABLED":
             steps.append(
-                act("create" if rule is None else "update", f"rule {spec.glue_rule}", "events.put_rule",
-                    "a Glue job run FAILED, TIMEOUT or ERROR", Name=spec.glue_rule,
-                    EventPattern=json.dumps(spec.glue_rule_pattern), State="ENABLED",
-                    Description=f"orderpipe {spec.stack}: Glue job failures", Tags=tag_list(spec.tags))
-            )  # fmt: skip
+                act(
+                    "create" if rule is None else "update",
+                    f"rule {spec.glue_rule}",
+                    "events.put_rule",
+                    "a Glue job run FAILED, TIMEOUT or ERROR",
+                    Name=spec.glue_rule,
+                    EventPattern=json.dumps(spec.glue_rule_pattern),
+                    State="ENABLED",
+                    Description=f"orderpipe {spec.stack}: Glue job failures",
+                    Tags=tag_list(spec.tags),
+                )
+            )
         if (rule or {}).get("targets", {}).get("alarm-topic") != spec.topic_arn:
             steps.append(
-                act("update", f"rule {spec.glue_rule}", "events.put_targets", f"notify {spec.topic}",
-                    Rule=spec.glue_rule, Targets=[{"Id": "alarm-topic", "Arn": spec.topic_arn}])
-            )  # fmt: skip
+                act(
+                    "update",
+                    f"rule {spec.glue_rule}",
+                    "events.put_targets",
+                    f"notify {spec.topic}",
+                    Rule=spec.glue_rule,
+                    Targets=[{"Id": "alarm-topic", "Arn": spec.topic_arn}],
+                )
+            )
         return steps
 
 
@@ -431,3 +702,8 @@ def _columns(columns: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
 
 def _canonical_json(text: str | None) -> Any:
     return json.loads(text) if text else None
+
+
+def _role_arn(current: str, desired_arn: str) -> str:
+    """Glue echoes a role as it was given, name or ARN; same name means same role here."""
+    return desired_arn if current.split("/")[-1] == desired_arn.split("/")[-1] else current

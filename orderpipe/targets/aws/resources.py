@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from functools import cached_property
 from string import Template
 from typing import Any
 
@@ -17,7 +16,6 @@ from orderpipe.errors import UsageError
 from orderpipe.models import TABLE_MODELS, glue_columns
 from orderpipe.paths import TEMPLATES
 from orderpipe.settings import (
-    BUCKET_ROLES,
     FIREHOSE_ERROR_PREFIX,
     FIREHOSE_PREFIX,
     RAW_PREFIX,
@@ -140,15 +138,12 @@ class StackSpec:
 
     @property
     def instance_profile(self) -> str:
-        return f"{self.stack}-ec2-profile"
+        """Named like its role, as the console does (ec2.py launches with this name)."""
+        return self.role_name("ec2")
 
     @property
     def stream(self) -> str:
         return self.names.delivery_stream
-
-    @property
-    def stream_arn(self) -> str:
-        return f"arn:{self.partition}:firehose:{self.region}:{self.account}:deliverystream/{self.stream}"
 
     @property
     def log_group(self) -> str:
@@ -363,7 +358,6 @@ class StackSpec:
             "--raw_path": self.s3_url("raw", RAW_PREFIX),
             "--lake_path": self.s3_url("lake"),
             "--database": self.database,
-            "--raw_table": self.names.raw_table,
             "--fx_rate": str(self.settings.fx_rate),
             "--high_value_threshold": str(self.settings.high_value_threshold),
         }

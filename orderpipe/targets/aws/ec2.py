@@ -1,0 +1,376 @@
+"""The stack's generator instance: Amazon Linux 2023, the Kinesis Agent, `orderpipe generate`.
+
+One instance per stack, found by its tags, so `generate` reuses a running one and `generate
+--stop` / `down` find it from any machine. It is locked down — IMDSv2 only, no SSH key, a
+security group with no inbound rules (reach it through SSM Session Manager) — and it bounds its
+own cost: it shuts itself down after `lifetime_minutes` and shutting down terminates it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from orderpipe.errors import OrderpipeError
+from orderpipe.paths import TEMPLATES
+from orderpipe.settings import StackNames
+from orderpipe.targets.aws.errors import aws_errors, error_code, error_message, translate
+from orderpipe.targets.aws.session import AwsSession
+
+AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+ROLE_TAG = "orderpipe:role"
+GENERATOR_ROLE = "generator"
+LIVE_STATES = ("pending", "running")
+STOPPABLE_STATES = ("pending", "running", "stopping", "stopped")
+LOG_DIR = "/var/log/orderpipe"
+GENERATOR_KEY = "generator/orderpipe.tar.gz"  # in the scripts bucket; the lead uploads it
+# What `orderpipe generate --no-ship` imports (boto3, pyspark, duckdb stay off the instance).
+GENERATOR_PACKAGES = (
+    "typer>=0.12",
+    "rich>=13",
+    "pydantic>=2.7",
+    "pydantic-settings>=2.3",
+    "faker>=25",
+)
+USER_DATA_LIMIT = 16 * 1024  # bytes, before base64
+
+# Keys the Kinesis Agent reads from /etc/aws-kinesis/agent.json (awslabs/amazon-kinesis-agent:
+# config/AgentConfiguration.java, tailing/FileFlow.java + FirehoseFileFlow.java, and the Firehose
+# developer guide's "Agent Configuration Settings"). The agent ignores unknown keys silently, so a
+# misspelt key would be a setting that never applies: tests check the rendered file against these.
+AGENT_KEYS = frozenset(
+    {
+        "assumeRoleARN",
+        "assumeRoleExternalId",
+        "awsAccessKeyId",
+        "awsSecretAccessKey",
+        "checkpointFile",
+        "checkpointTimeToLiveDays",
+        "cloudwatch.emitMetrics",
+        "cloudwatch.endpoint",
+        "cloudwatch.metricsBufferTimeMillis",
+        "cloudwatch.metricsQueueSize",
+        "cloudwatch.namespace",
+        "cloudwatch.tagInstance",
+        "connectionTimeoutMillis",
+        "connectionTTLMillis",
+        "firehose.endpoint",
+        "kinesis.endpoint",
+        "kinesis.region",
+        "log.emitInternalMetrics",
+        "log.emitMetrics",
+        "log.statusReportingPeriodSeconds",
+        "maxConnections",
+        "maxSendingThreads",
+        "maxSendingThreadsPerCore",
+        "sendingThreadsKeepAliveMillis",
+        "sendingThreadsMaxQueueSize",
+        "shutdownTimeoutMillis",
+        "socketTimeoutMillis",
+        "sts.endpoint",
+        "useHttpGzip",
+        "useTcpKeepAlive",
+        "userDefinedCredentialsProvider.classname",
+        "userDefinedCredentialsProvider.location",
+        "flows",
+    }
+)
+FIREHOSE_FLOW_KEYS = frozenset(
+    {
+        "filePattern",
+        "deliveryStream",
+        "aggregatedRecordSizeBytes",
+        "dataProcessingOptions",
+        "fileFooterPattern",
+        "initialPosition",
+        "log.emitInternalMetrics",
+        "maxBufferAgeMillis",
+        "maxBufferSizeBytes",
+        "maxBufferSizeRecords",
+        "maxTimeBetweenFileTrackerRefreshMillis",
+        "minTimeBetweenFilePollsMillis",
+        "multiLineStartPattern",
+        "publishQueueCapacity",
+        "retryInitialBackoffMillis",
+        "retryMaxBackoffMillis",
+        "skipHeaderLines",
+        "truncatedRecordTerminator",
+        "waitOnEmptyPublishQueueMillis",
+        "waitOnFullPublishQueueMillis",
+    }
+)
+# The ranges FirehoseFileFlow validates (the agent refuses to start outside them).
+FIREHOSE_FLOW_RANGES = {
+    "maxBufferAgeMillis": (1_000, 900_000),
+    "maxBufferSizeRecords": (1, 500),
+    "maxBufferSizeBytes": (1, 4 * 1024 * 1024),
+}
+
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    """Replace each `{{name}}`; a placeholder without a value is a bug, not a blank."""
+
+    def value(match: re.Match[str]) -> str:
+        if match.group(1) not in values:
+            raise KeyError(f"no value for template placeholder {match.group(0)}")
+        return values[match.group(1)]
+
+    return _PLACEHOLDER.sub(value, template)
+
+
+def _endpoint(service: str, region: str) -> str:
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://{service}.{region}.{suffix}"
+
+
+def render_agent_config(
+    names: StackNames, region: str, *, file_pattern: str = f"{LOG_DIR}/orders-*.ndjson"
+) -> dict[str, Any]:
+    """templates/agent.json with the stack's values (filled inside JSON strings only)."""
+
+    def fill(node: Any) -> Any:
+        if isinstance(node, str):
+            return _fill(node, values)
+        if isinstance(node, list):
+            return [fill(item) for item in node]
+        if isinstance(node, dict):
+            return {key: fill(item) for key, item in node.items()}
+        return node
+
+    values = {
+        "firehose_endpoint": _endpoint("firehose", region),
+        "cloudwatch_endpoint": _endpoint("monitoring", region),
+        "delivery_stream": names.delivery_stream,
+        "file_pattern": file_pattern,
+    }
+    config: dict[str, Any] = fill(json.loads((TEMPLATES / "agent.json").read_text("utf-8")))
+    return config
+
+
+def render_user_data(
+    names: StackNames,
+    region: str,
+    *,
+    count: int,
+    rate: float | None,
+    seed: int | None,
+    scripts_bucket: str,
+    lifetime_minutes: int = 240,
+) -> str:
+    """templates/user_data.sh with the stack's values, every shell value quoted."""
+    generate = ["generate", "--no-ship", "--count", str(int(count))]
+    if rate is not None:
+        generate += ["--rate", repr(float(rate))]
+    if seed is not None:
+        generate += ["--seed", str(int(seed))]
+    agent = json.dumps(render_agent_config(names, region), indent=2)
+    script = _fill(
+        (TEMPLATES / "user_data.sh").read_text("utf-8"),
+        {
+            "stack": shlex.quote(names.stack),
+            "region": shlex.quote(region),
+            "generator_url": shlex.quote(f"s3://{scripts_bucket}/{GENERATOR_KEY}"),
+            "lifetime_minutes": str(int(lifetime_minutes)),
+            "agent_json": agent,  # inside a quoted heredoc: no shell expansion
+            "pip_packages": " ".join(shlex.quote(p) for p in GENERATOR_PACKAGES),
+            "generate_args": " ".join(generate),  # numbers and flags only
+        },
+    )
+    if len(script.encode()) > USER_DATA_LIMIT:
+        raise OrderpipeError("the generator's user-data is over EC2's 16 KB limit")
+    return script
+
+
+def security_group_name(names: StackNames) -> str:
+    return f"{names.stack}-generator"
+
+
+def _tags(names: StackNames, extra: dict[str, str]) -> list[dict[str, str]]:
+    tags = {**names.tag, ROLE_TAG: GENERATOR_ROLE, "Name": f"{names.stack}-generator", **extra}
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def generator_instances(
+    session: AwsSession, names: StackNames, states: tuple[str, ...] = LIVE_STATES
+) -> list[dict[str, Any]]:
+    """The stack's generator instances in `states`, found by tags (paginated)."""
+    filters = [
+        {"Name": "tag:orderpipe:stack", "Values": [names.stack]},
+        {"Name": f"tag:{ROLE_TAG}", "Values": [GENERATOR_ROLE]},
+        {"Name": "instance-state-name", "Values": list(states)},
+    ]
+    instances: list[dict[str, Any]] = []
+    with aws_errors("ec2.DescribeInstances", f"the {names.stack} generator"):
+        pages = session.client("ec2").get_paginator("describe_instances").paginate(Filters=filters)
+        for page in pages:
+            for reservation in page["Reservations"]:
+                instances.extend(reservation["Instances"])
+    return instances
+
+
+def ensure_security_group(session: AwsSession, names: StackNames) -> str:
+    """The stack's generator security group in the default VPC: created if missing, any
+    inbound rule removed, the default all-outbound rule kept (dnf, S3, Firehose)."""
+    import botocore.exceptions
+
+    ec2 = session.client("ec2")
+    name = security_group_name(names)
+    with aws_errors("ec2.DescribeVpcs", "the default VPC"):
+        vpcs = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+    if not vpcs:
+        raise OrderpipeError(
+            f"region {session.region} has no default VPC for the generator: create one with "
+            "`aws ec2 create-default-vpc`."
+        )
+    vpc_id = vpcs[0]["VpcId"]
+    group = _find_group(ec2, name, vpc_id)
+    if group is None:
+        try:
+            ec2.create_security_group(
+                GroupName=name,
+                Description="orderpipe generator: no inbound rules (use SSM Session Manager)",
+                VpcId=vpc_id,
+                TagSpecifications=[
+                    {"ResourceType": "security-group", "Tags": _tags(names, {"Name": name})}
+                ],
+            )
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) != "InvalidGroup.Duplicate":  # made meanwhile: fine
+                raise translate(exc, "ec2.CreateSecurityGroup", f"security group {name}") from exc
+        group = _find_group(ec2, name, vpc_id)
+        assert group is not None
+    if group.get("IpPermissions"):
+        with aws_errors("ec2.RevokeSecurityGroupIngress", f"security group {name}"):
+            ec2.revoke_security_group_ingress(
+                GroupId=group["GroupId"], IpPermissions=group["IpPermissions"]
+            )
+    return str(group["GroupId"])
+
+
+def _find_group(ec2: Any, name: str, vpc_id: str) -> dict[str, Any] | None:
+    with aws_errors("ec2.DescribeSecurityGroups", f"security group {name}"):
+        groups = ec2.describe_security_groups(
+            Filters=[
+                {"Name": "group-name", "Values": [name]},
+                {"Name": "vpc-id", "Values": [vpc_id]},
+            ]
+        )["SecurityGroups"]
+    return groups[0] if groups else None
+
+
+def _summary(instance: dict[str, Any], region: str, reused: bool) -> dict[str, Any]:
+    instance_id = instance["InstanceId"]
+    return {
+        "instance_id": instance_id,
+        "state": instance["State"]["Name"],
+        "reused": reused,
+        "image_id": instance.get("ImageId"),
+        "instance_type": instance.get("InstanceType"),
+        "tags": {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])},
+        "connect": f"aws ssm start-session --target {instance_id} --region {region}",
+        "follow": "sudo journalctl -u orderpipe-generator -f "
+        "(agent: sudo tail -f /var/log/aws-kinesis-agent/aws-kinesis-agent.log)",
+    }
+
+
+def launch_generator(
+    session: AwsSession,
+    names: StackNames,
+    *,
+    count: int,
+    rate: float | None,
+    seed: int | None,
+    scripts_bucket: str,
+    instance_type: str = "t3.micro",
+    lifetime_minutes: int = 240,
+    sleep: Callable[[float], None] = time.sleep,
+    profile_attempts: int = 8,
+) -> dict[str, Any]:
+    """Reuse the stack's running generator, or launch one. A reused instance keeps the
+    count/rate/seed it was launched with (see its tags); stop it first to change them."""
+    import botocore.exceptions
+
+    running = generator_instances(session, names)
+    if running:
+        return _summary(running[0], session.region, reused=True)
+
+    with aws_errors("ssm.GetParameter", AMI_PARAMETER):
+        image_id = session.client("ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
+    group_id = ensure_security_group(session, names)
+    user_data = render_user_data(
+        names,
+        session.region,
+        count=count,
+        rate=rate,
+        seed=seed,
+        scripts_bucket=scripts_bucket,
+        lifetime_minutes=lifetime_minutes,
+    )
+    settings = {
+        "orderpipe:count": str(count),
+        "orderpipe:rate": str(rate or "unlimited"),
+        "orderpipe:seed": str(seed if seed is not None else "random"),
+    }
+    request = {
+        "ImageId": image_id,
+        "InstanceType": instance_type,
+        "MinCount": 1,
+        "MaxCount": 1,
+        "IamInstanceProfile": {"Name": names.role("ec2")},
+        "SecurityGroupIds": [group_id],
+        "MetadataOptions": {
+            "HttpTokens": "required",
+            "HttpEndpoint": "enabled",
+            "HttpPutResponseHopLimit": 1,
+        },
+        "InstanceInitiatedShutdownBehavior": "terminate",
+        "UserData": user_data,
+        "ClientToken": uuid.uuid4().hex,  # one launch even if the call is retried
+        "TagSpecifications": [
+            {"ResourceType": "instance", "Tags": _tags(names, settings)},
+            {"ResourceType": "volume", "Tags": _tags(names, {})},
+        ],
+    }
+    ec2 = session.client("ec2")
+    attempt = 1
+    while True:
+        try:
+            instance = ec2.run_instances(**request)["Instances"][0]
+            return _summary(instance, session.region, reused=False)
+        except botocore.exceptions.ClientError as exc:
+            # A freshly made instance profile takes a few seconds to reach EC2 (IAM propagation).
+            propagating = error_code(exc) == "InvalidParameterValue" and (
+                "iaminstanceprofile" in error_message(exc).lower()
+            )
+            if not propagating or attempt >= profile_attempts:
+                raise translate(exc, "ec2.RunInstances", f"the {names.stack} generator") from exc
+        sleep(5.0)
+        attempt += 1
+
+
+def stop_generator(session: AwsSession, names: StackNames, *, wait: bool = False) -> list[str]:
+    """Terminate the stack's generator instances; returns their ids (none: nothing to do)."""
+    import botocore.exceptions
+
+    ids = [i["InstanceId"] for i in generator_instances(session, names, STOPPABLE_STATES)]
+    if not ids:
+        return []
+    ec2 = session.client("ec2")
+    try:
+        ec2.terminate_instances(InstanceIds=ids)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) != "InvalidInstanceID.NotFound":  # already gone: fine
+            raise translate(exc, "ec2.TerminateInstances", ", ".join(ids)) from exc
+    if wait:  # `down` waits before deleting the security group the instance holds
+        with aws_errors("ec2.DescribeInstances", ", ".join(ids)):
+            ec2.get_waiter("instance_terminated").wait(
+                InstanceIds=ids, WaiterConfig={"Delay": 5, "MaxAttempts": 120}
+            )
+    return ids

@@ -1,0 +1,285 @@
+"""`up`, `down` and `status` of the aws target applied to moto in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto_patches import moto_tls  # noqa: F401 (a fixture; tests/aws is on sys.path)
+
+from orderpipe.errors import OrderpipeError
+from orderpipe.paths import GLUE_SCRIPT
+from orderpipe.settings import Settings
+from orderpipe.targets.aws import AwsTarget
+from orderpipe.targets.aws.executor import MAX_ATTEMPTS
+from orderpipe.targets.aws.resources import PACKAGE_KEY, SCRIPT_KEY, Artifact
+
+REGION = "eu-west-1"
+
+
+def artifacts(package: bytes = b"PK\x03\x04 job package") -> list[Artifact]:
+    return [
+        Artifact(SCRIPT_KEY, GLUE_SCRIPT.read_bytes(), "text/x-python"),
+        Artifact(PACKAGE_KEY, package, "application/zip"),
+    ]
+
+
+@pytest.fixture
+def moto(aws_credentials: None, moto_tls: None) -> Iterator[None]:  # noqa: F811
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+class Sleeps(list[float]):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def make_target(
+    stack: str = "shop", package: bytes = b"PK\x03\x04 job package", **options: Any
+) -> AwsTarget:
+    return AwsTarget(
+        Settings(stack=stack, region=REGION),
+        sleep=Sleeps(),
+        artifacts=lambda: artifacts(package),
+        show_progress=False,
+        **options,
+    )
+
+
+def client(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service, region_name=REGION)
+
+
+def stack_leftovers(stack: str) -> list[str]:
+    """Whatever of the stack still exists, as a user would look with the aws CLI."""
+    left = [
+        b["Name"]
+        for b in client("s3").list_buckets()["Buckets"]
+        if b["Name"].startswith(f"{stack}-")
+    ]
+    left += [
+        r["RoleName"]
+        for r in client("iam").list_roles()["Roles"]
+        if r["RoleName"].startswith(f"{stack}-")
+    ]
+    left += [
+        p["InstanceProfileName"] for p in client("iam").list_instance_profiles()["InstanceProfiles"]
+    ]
+    left += client("firehose").list_delivery_streams()["DeliveryStreamNames"]
+    left += [d["Name"] for d in client("glue").get_databases()["DatabaseList"]]
+    left += [c for c in client("glue").list_crawlers()["CrawlerNames"]]
+    left += [j for j in client("glue").list_jobs()["JobNames"]]
+    left += [g["logGroupName"] for g in client("logs").describe_log_groups()["logGroups"]]
+    left += [
+        w["Name"]
+        for w in client("athena").list_work_groups()["WorkGroups"]
+        if w["Name"] != "primary"
+    ]
+    left += [t["TopicArn"] for t in client("sns").list_topics()["Topics"]]
+    left += [a["AlarmName"] for a in client("cloudwatch").describe_alarms()["MetricAlarms"]]
+    left += [r["Name"] for r in client("events").list_rules()["Rules"]]
+    return left
+
+
+def test_up_builds_the_stack_and_a_second_up_changes_nothing(moto: None) -> None:
+    target = make_target(alarm_email="ops@example.com")
+    target.apply(target.plan_up())
+
+    assert target.plan_up() == []
+    raw = f"shop-raw-123456789012-{REGION}"
+    s3 = client("s3")
+    assert s3.get_bucket_tagging(Bucket=raw)["TagSet"] == [
+        {"Key": "orderpipe:stack", "Value": "shop"}
+    ]
+    head = s3.head_object(Bucket=f"shop-scripts-123456789012-{REGION}", Key=SCRIPT_KEY)
+    assert head["Metadata"]["sha256"] == artifacts()[0].sha256
+    job = client("glue").get_job(JobName="shop-transform-order-history")["Job"]
+    assert job["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-enable"
+    table = client("glue").get_table(DatabaseName="shop", Name="transformed_orders")["Table"]
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["country_partition", "date_partition"]
+    assert "country_partition" not in [c["Name"] for c in table["StorageDescriptor"]["Columns"]]
+    subscriptions = client("sns").list_subscriptions()["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", "ops@example.com")]
+    assert (
+        client("events")
+        .list_targets_by_rule(Rule="shop-glue-job-failed")["Targets"][0]["Arn"]
+        .endswith(":shop-alarms")
+    )
+
+
+def test_up_interrupted_after_any_step_converges_when_run_again(moto: None) -> None:
+    steps = len(make_target("probe").plan_up())
+    for k in range(1, steps):
+        target = make_target(f"cut{k}")
+        plan = target.plan_up()
+        target.apply(plan[:k])  # the process died after step k
+
+        rest = target.plan_up()
+        assert rest and len(rest) <= len(plan) - k + 2, (k, plan[k - 1], rest)
+        target.apply(rest)
+        assert target.plan_up() == [], f"not converged after an interruption at step {k}"
+
+
+def test_changed_options_and_content_update_in_place(moto: None) -> None:
+    first = make_target()
+    first.apply(first.plan_up())
+
+    changed = make_target(
+        package=b"PK new package", glue_version="5.1", flex=True, buffer_seconds=300
+    )
+    plan = changed.plan_up()
+    assert [(a.verb, a.api) for a in plan] == [
+        ("update", "firehose.update_destination"),
+        ("upload", "s3.put_object"),
+        ("update", "glue.update_job"),
+    ]
+    changed.apply(plan)
+    assert changed.plan_up() == []
+    job = client("glue").get_job(JobName="shop-transform-order-history")["Job"]
+    assert (job["GlueVersion"], job["ExecutionClass"]) == ("5.1", "FLEX")
+
+
+def test_fresh_role_refused_by_firehose_is_retried_within_a_bound(moto: None) -> None:
+    target = make_target()
+    refusals = {"left": 2}
+
+    def refuse(**_: Any) -> Any:
+        if refusals["left"]:
+            refusals["left"] -= 1
+            return _error(
+                400, "InvalidArgumentException", "Firehose is unable to assume role arn:aws:iam::x"
+            )
+        return None
+
+    target.session.client("firehose").meta.events.register(
+        "before-call.firehose.CreateDeliveryStream", refuse
+    )
+    target.apply(target.plan_up())
+
+    assert target.sleep == [1.0, 2.0]
+    assert client("firehose").list_delivery_streams()["DeliveryStreamNames"] == ["shop-orders"]
+
+
+def test_a_role_that_never_propagates_fails_with_the_reason(moto: None) -> None:
+    target = make_target()
+    target.session.client("glue").meta.events.register(
+        "before-call.glue.CreateJob",
+        lambda **_: _error(
+            400, "InvalidInputException", "Service is unable to assume provided role"
+        ),
+    )
+    with pytest.raises(OrderpipeError, match="InvalidInputException: Service is unable to assume"):
+        target.apply(target.plan_up())
+    assert len(target.sleep) == MAX_ATTEMPTS - 1
+    assert sum(target.sleep) < 120
+
+
+def test_access_denied_names_the_action_and_the_resource(moto: None) -> None:
+    target = make_target()
+    target.session.client("s3").meta.events.register(
+        "before-call.s3.CreateBucket", lambda **_: _error(403, "AccessDenied", "Access Denied")
+    )
+    with pytest.raises(OrderpipeError) as caught:
+        target.apply(target.plan_up())
+    assert str(caught.value).startswith(
+        f"AWS denied s3:CreateBucket on bucket shop-raw-123456789012-{REGION}"
+    )
+
+
+def test_down_removes_everything_including_versions_and_a_second_down_has_nothing(
+    moto: None,
+) -> None:
+    target = make_target(versioning=True, alarm_email="ops@example.com")
+    target.apply(target.plan_up())
+    s3 = client("s3")
+    raw = f"shop-raw-123456789012-{REGION}"
+    for body in (b"one", b"two"):
+        s3.put_object(Bucket=raw, Key="raw/year=2026/a.gz", Body=body)
+    s3.delete_object(Bucket=raw, Key="raw/year=2026/a.gz")  # a delete marker on top
+    s3.create_multipart_upload(Bucket=raw, Key="raw/unfinished.gz")
+    ec2 = client("ec2")
+    group = ec2.create_security_group(
+        GroupName="shop-generator", Description="generator",
+        TagSpecifications=[{"ResourceType": "security-group",
+                            "Tags": [{"Key": "orderpipe:stack", "Value": "shop"}]}],
+    )["GroupId"]  # fmt: skip
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ec2.run_instances(
+        ImageId=image, MinCount=1, MaxCount=1, SecurityGroupIds=[group],
+        TagSpecifications=[{"ResourceType": "instance",
+                            "Tags": [{"Key": "orderpipe:stack", "Value": "shop"}]}],
+    )  # fmt: skip
+
+    plan = target.plan_down(keep_data=False)
+    assert plan[0].api == "ec2.terminate_instances"
+    target.apply(plan)
+
+    assert stack_leftovers("shop") == []
+    assert (
+        ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [group]}])[
+            "SecurityGroups"
+        ]
+        == []
+    )
+    assert target.plan_down(keep_data=False) == []
+    target.apply(target.plan_down(keep_data=False))
+
+
+def test_down_keep_data_keeps_buckets_with_their_objects(moto: None) -> None:
+    target = make_target()
+    target.apply(target.plan_up())
+    lake = f"shop-lake-123456789012-{REGION}"
+    client("s3").put_object(Bucket=lake, Key="transformed_orders/part-0.parquet", Body=b"x")
+
+    target.apply(target.plan_down(keep_data=True))
+
+    left = stack_leftovers("shop")
+    assert sorted(left) == sorted(
+        f"shop-{r}-123456789012-{REGION}" for r in ("raw", "lake", "scripts", "athena-results")
+    )
+    assert client("s3").list_objects_v2(Bucket=lake)["KeyCount"] == 1
+    assert target.plan_down(keep_data=True) == []
+    # and `up` again rebuilds around the kept data
+    target.apply(target.plan_up())
+    assert target.plan_up() == []
+
+
+def test_status_lists_every_resource_with_state_and_settings(moto: None) -> None:
+    target = make_target()
+    before = target.status()
+    assert {r["state"] for r in before["resources"]} == {"missing"}
+    assert "run `orderpipe --target aws up`" in before["message"]
+
+    target.apply(target.plan_up())
+    report = target.status()
+    assert (report["target"], report["stack"], report["region"]) == ("aws", "shop", REGION)
+    by_kind = {}
+    for row in report["resources"]:
+        by_kind.setdefault(row["kind"], []).append(row)
+    assert all(r["state"] == "ok" for r in report["resources"]), report["resources"]
+    assert len(by_kind["bucket"]) == 4 and len(by_kind["iam role"]) == 3
+    assert by_kind["bucket"][0]["settings"]["tls_only"] is True
+    assert by_kind["glue job"][0]["settings"]["glue_version"] == "6.0"
+    assert by_kind["athena workgroup"][0]["settings"]["scan_cutoff_bytes"] == 10 * 1024**3
+
+    client("s3").delete_bucket_policy(Bucket=f"shop-raw-123456789012-{REGION}")
+    drifted = [r for r in target.status()["resources"] if r["state"] != "ok"]
+    assert [(r["name"], r["state"]) for r in drifted] == [
+        (f"shop-raw-123456789012-{REGION}", "drift: put_bucket_policy")
+    ]
+
+
+def _error(status: int, code: str, message: str) -> Any:
+    """A response as AWS would send it, for botocore's before-call hook to return."""
+    from botocore.awsrequest import AWSResponse
+
+    return AWSResponse("https://aws", status, {}, None), {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }

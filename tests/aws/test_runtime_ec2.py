@@ -1,0 +1,196 @@
+"""The EC2 generator: launch (locked down, user-data that installs a correctly configured Kinesis
+Agent), reuse, stop."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from orderpipe.settings import StackNames
+from orderpipe.targets.aws.ec2 import (
+    AGENT_KEYS,
+    AMI_PARAMETER,
+    FIREHOSE_FLOW_KEYS,
+    FIREHOSE_FLOW_RANGES,
+    ensure_security_group,
+    launch_generator,
+    stop_generator,
+)
+from orderpipe.targets.aws.session import AwsSession
+
+NAMES = StackNames("rt")
+REGION = "eu-west-1"
+SCRIPTS = "rt-scripts-123456789012-eu-west-1"
+
+
+@pytest.fixture(scope="module")
+def account():
+    """One moto account for the module (moto's EC2 and SSM catalogues are slow to load), with
+    the instance profile `up` makes, created here with plain boto3."""
+    with pytest.MonkeyPatch.context() as env, mock_aws():
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            env.setenv(key, "testing")
+        env.setenv("AWS_DEFAULT_REGION", REGION)
+        env.delenv("AWS_PROFILE", raising=False)
+        iam = boto3.client("iam")
+        iam.create_role(RoleName=NAMES.role("ec2"), AssumeRolePolicyDocument="{}")
+        iam.create_instance_profile(InstanceProfileName=NAMES.role("ec2"))
+        iam.add_role_to_instance_profile(
+            InstanceProfileName=NAMES.role("ec2"), RoleName=NAMES.role("ec2")
+        )
+        yield
+
+
+@pytest.fixture
+def session(account):
+    """Each test starts with no generator running."""
+    session = AwsSession(region=REGION)
+    stop_generator(session, NAMES)
+    yield session
+
+
+def _launch(session, **overrides):
+    options = {"count": 5000, "rate": 20.0, "seed": 7, "scripts_bucket": SCRIPTS, **overrides}
+    return launch_generator(session, NAMES, **options)
+
+
+def _instance(instance_id: str) -> dict:
+    reservations = boto3.client("ec2").describe_instances(InstanceIds=[instance_id])
+    return reservations["Reservations"][0]["Instances"][0]
+
+
+def _user_data(instance_id: str) -> str:
+    attribute = boto3.client("ec2").describe_instance_attribute(
+        InstanceId=instance_id, Attribute="userData"
+    )
+    return base64.b64decode(attribute["UserData"]["Value"]).decode()
+
+
+def _agent_json(user_data: str) -> dict:
+    match = re.search(r"<<'ORDERPIPE_AGENT_JSON'\n(.*?)\nORDERPIPE_AGENT_JSON\n", user_data, re.S)
+    assert match, "user-data writes no agent.json"
+    return json.loads(match.group(1))
+
+
+def test_the_generator_is_launched_locked_down_from_the_latest_al2023(session):
+    launched = _launch(session)
+
+    instance = _instance(launched["instance_id"])
+    ami = boto3.client("ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
+    assert instance["ImageId"] == ami
+    assert instance["MetadataOptions"]["HttpTokens"] == "required"  # IMDSv2 only
+    assert "KeyName" not in instance  # no SSH key
+    assert instance["IamInstanceProfile"]["Arn"].endswith(f"instance-profile/{NAMES.role('ec2')}")
+    tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
+    assert tags["orderpipe:stack"] == "rt" and tags["orderpipe:role"] == "generator"
+    assert tags["orderpipe:count"] == "5000"
+
+    groups = boto3.client("ec2").describe_security_groups(
+        GroupIds=[g["GroupId"] for g in instance["SecurityGroups"]]
+    )["SecurityGroups"]
+    assert [g["GroupName"] for g in groups] == ["rt-generator"]
+    assert groups[0]["IpPermissions"] == []  # no inbound rules at all
+
+    assert launched["reused"] is False
+    assert (
+        launched["connect"]
+        == f"aws ssm start-session --target {instance['InstanceId']} --region {REGION}"
+    )
+    assert "journalctl -u orderpipe-generator -f" in launched["follow"]
+
+
+def test_the_instance_terminates_itself_when_it_shuts_down(session):
+    launched = _launch(session, lifetime_minutes=90)
+
+    behaviour = boto3.client("ec2").describe_instance_attribute(
+        InstanceId=launched["instance_id"], Attribute="instanceInitiatedShutdownBehavior"
+    )
+    assert behaviour["InstanceInitiatedShutdownBehavior"]["Value"] == "terminate"
+    assert "shutdown -h +90 " in _user_data(launched["instance_id"])
+
+
+def test_user_data_installs_the_agent_and_runs_the_generator_as_a_service(session):
+    script = _user_data(_launch(session)["instance_id"])
+
+    assert script.startswith("#!/bin/bash\n")
+    assert "groupadd --system aws-kinesis-agent-user" in script
+    assert script.index("groupadd") < script.index("dnf install -y aws-kinesis-agent")
+    assert f"s3://{SCRIPTS}/generator/orderpipe.tar.gz" in script
+    assert "'pydantic>=2.7'" in script  # version specifiers quoted, not shell redirections
+    exec_start = re.search(r"^ExecStart=(.*)$", script, re.M)
+    assert exec_start is not None
+    assert exec_start.group(1) == (
+        "/opt/orderpipe/bin/orderpipe generate --no-ship --count 5000 --rate 20.0 --seed 7"
+    )
+    assert "systemctl enable --now orderpipe-generator.service" in script
+    assert "{{" not in script
+    if shutil.which("bash"):
+        check = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True)
+        assert check.returncode == 0, check.stderr
+
+
+def test_agent_json_uses_only_keys_the_kinesis_agent_accepts(session):
+    config = _agent_json(_user_data(_launch(session)["instance_id"]))
+
+    assert set(config) <= AGENT_KEYS, set(config) - AGENT_KEYS
+    assert config["firehose.endpoint"] == f"https://firehose.{REGION}.amazonaws.com"
+    assert config["cloudwatch.endpoint"] == f"https://monitoring.{REGION}.amazonaws.com"
+    assert not config["checkpointFile"].startswith("/var/run")  # survives a reboot
+    [flow] = config["flows"]
+    assert set(flow) <= FIREHOSE_FLOW_KEYS, set(flow) - FIREHOSE_FLOW_KEYS
+    assert flow["deliveryStream"] == NAMES.delivery_stream
+    assert flow["filePattern"] == "/var/log/orderpipe/orders-*.ndjson"  # the generator's files
+    assert flow["initialPosition"] in ("START_OF_FILE", "END_OF_FILE")
+    assert 0 < flow["aggregatedRecordSizeBytes"] <= 1000 * 1024
+    for key, (low, high) in FIREHOSE_FLOW_RANGES.items():
+        if key in flow:
+            assert low <= flow[key] <= high, key
+
+
+def test_a_running_generator_is_reused(session):
+    first = _launch(session)
+    again = _launch(session, count=10)
+
+    assert again["instance_id"] == first["instance_id"] and again["reused"] is True
+    assert again["tags"]["orderpipe:count"] == "5000"  # it keeps the settings it started with
+    running = boto3.client("ec2").describe_instances(
+        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]
+    )["Reservations"]
+    assert sum(len(r["Instances"]) for r in running) == 1
+
+
+def test_stop_terminates_the_generator_and_is_safe_to_repeat(session):
+    launched = _launch(session)
+
+    assert stop_generator(session, NAMES, wait=True) == [launched["instance_id"]]
+    assert _instance(launched["instance_id"])["State"]["Name"] == "terminated"
+    assert stop_generator(session, NAMES) == []
+    assert _launch(session)["instance_id"] != launched["instance_id"]
+
+
+def test_the_security_group_is_made_once_and_kept_free_of_inbound_rules(session):
+    group_id = ensure_security_group(session, NAMES)
+    ec2 = boto3.client("ec2")
+    ec2.authorize_security_group_ingress(
+        GroupId=group_id,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],  # fmt: skip
+    )
+
+    assert ensure_security_group(session, NAMES) == group_id
+    group = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
+    assert group["IpPermissions"] == []
+    assert group["IpPermissionsEgress"]  # outbound kept: dnf, S3, Firehose
