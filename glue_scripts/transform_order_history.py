@@ -73,6 +73,21 @@ def _partition_key(table: str) -> Any:
     return F.array(*[F.col(c) for c in partition_columns(table)])
 
 
+def _rows_per_partition(outputs: dict[str, Any]) -> dict[str, dict[tuple[str, ...], int]]:
+    """Row count per partition of each table, in one Spark job."""
+    from pyspark.sql import functions as F
+
+    tagged = [
+        df.select(F.lit(table).alias("t"), _partition_key(table).alias("k"))
+        for table, df in outputs.items()
+    ]
+    union = tagged[0].unionByName(tagged[1])
+    result: dict[str, dict[tuple[str, ...], int]] = {table: {} for table in outputs}
+    for row in union.groupBy("t", "k").count().collect():
+        result[row["t"]][tuple(row["k"])] = int(row["count"])
+    return result
+
+
 def process_lines(
     spark: Any,
     lines: Any,
@@ -85,85 +100,60 @@ def process_lines(
     high_value_threshold: float,
     full_refresh: bool,
     register: job_io.Registrar | None,
-) -> dict[str, int | dict[str, int]]:
+) -> dict[str, Any]:
     """Transform raw lines, drop what the tables already hold, stage the merged partitions,
     commit, publish and register. Returns the run's counts."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    parsed = parse_lines(lines).persist(StorageLevel.MEMORY_AND_DISK)
-    records = dedupe(parsed).persist(StorageLevel.MEMORY_AND_DISK)
+    records = dedupe(parse_lines(lines)).persist(StorageLevel.MEMORY_AND_DISK)
     outputs = {
         TRANSFORMED_TABLE: transformed(
             records, fx_rate=fx_rate, high_value_threshold=high_value_threshold
         ),
         QUARANTINE_TABLE: quarantined(records, quarantined_at=started),
     }
-    counts = {
-        r["t"]: r
-        for r in outputs[TRANSFORMED_TABLE]
-        .select(F.lit("t").alias("t"), _partition_key(TRANSFORMED_TABLE).alias("k"))
-        .unionByName(
-            outputs[QUARANTINE_TABLE].select(
-                F.lit("q").alias("t"), _partition_key(QUARANTINE_TABLE).alias("k")
-            )
-        )
-        .groupBy("t")
-        .agg(F.collect_set("k").alias("keys"), F.count("*").alias("n"))
-        .collect()
-    }
-    records_read = parsed.count()
-    distinct = sum(int(r["n"]) for r in counts.values())
-    tag = {TRANSFORMED_TABLE: "t", QUARANTINE_TABLE: "q"}
+    per_partition = _rows_per_partition(outputs)
+    records_read = int(records.agg(F.sum("copies")).first()[0] or 0)
+    distinct = sum(sum(p.values()) for p in per_partition.values())
 
-    # Rows already in the tables (same partitions — a record's partition follows from its
-    # content) are dropped, so a record delivered again never lands twice.
-    fresh: dict[str, Any] = {}
-    existing: dict[str, Any] = {}
-    for table in TABLES:
-        keys = [tuple(k) for k in counts[tag[table]]["keys"]] if tag[table] in counts else []
-        existing[table] = (
-            None if full_refresh else job_io.read_partitions(spark, files, lake_path, table, keys)
-        )
-    known = [df.select("recordid") for df in existing.values() if df is not None]
-    for table in TABLES:
-        df = outputs[table]
-        if known:
-            ids = known[0] if len(known) == 1 else known[0].unionByName(known[1])
-            df = df.join(ids.distinct(), "recordid", "left_anti").select(*df.columns)
-        fresh[table] = df.persist(StorageLevel.MEMORY_AND_DISK)
-
-    by_partition = {
-        table: {
-            tuple(r["k"]): int(r["n"])
-            for r in fresh[table]
-            .groupBy(_partition_key(table).alias("k"))
-            .count()
-            .withColumnRenamed("count", "n")
-            .collect()
-        }
+    # Drop records the tables already hold. A record's partition follows from its content,
+    # so looking in the partitions this run touches, in both tables, is enough.
+    existing = {
+        table: None
+        if full_refresh
+        else job_io.read_partitions(spark, files, lake_path, table, list(per_partition[table]))
         for table in TABLES
     }
-    transformed_n = sum(by_partition[TRANSFORMED_TABLE].values())
-    quarantined_by: dict[str, int] = {k[0]: n for k, n in by_partition[QUARANTINE_TABLE].items()}
+    known = [df.select("recordid") for df in existing.values() if df is not None]
+    fresh = dict(outputs)
+    if known:
+        ids = known[0] if len(known) == 1 else known[0].unionByName(known[1])
+        ids = ids.distinct().persist(StorageLevel.MEMORY_AND_DISK)
+        fresh = {
+            t: df.join(ids, "recordid", "left_anti").select(*df.columns)
+            for t, df in outputs.items()
+        }
+        per_partition = _rows_per_partition(fresh)
 
     for table in TABLES:
-        keys = list(by_partition[table])
+        keys = list(per_partition[table])
         if not keys:
             continue
         merged = fresh[table]
-        if existing[table] is not None:
-            # Only the partitions that receive new rows are rewritten.
+        if existing[table] is not None:  # rewrite only partitions that receive new rows
             old = job_io.read_partitions(spark, files, lake_path, table, keys)
             merged = merged.unionByName(old) if old is not None else merged
         job_io.stage(merged, lake_path, run_id, table)
-
     manifest = job_io.write_manifest(files, lake_path, run_id, TABLES, full_refresh=full_refresh)
     job_io.publish(files, lake_path, manifest)
     job_io.register_manifest(register, manifest)
-    for df in (parsed, records, *fresh.values()):
-        df.unpersist()
+    records.unpersist()
+    if known:
+        ids.unpersist()
 
+    transformed_n = sum(per_partition[TRANSFORMED_TABLE].values())
+    quarantined_by = {k[0]: n for k, n in per_partition[QUARANTINE_TABLE].items()}
     new_rows = transformed_n + sum(quarantined_by.values())
     return {
         "records_read": records_read,

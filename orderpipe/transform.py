@@ -211,13 +211,15 @@ def _reason() -> Any:
 
 
 def dedupe(parsed: Any) -> Any:
-    """One row per recordid; of several copies the one with the smallest (ingested_from, …)
-    wins, so the choice does not depend on partitioning or timing."""
+    """One row per recordid, with `copies` = how many times it was read. Of several copies the
+    one with the smallest (ingested_from, …) wins, so the choice never depends on timing."""
     from pyspark.sql import functions as F
 
     cols = ["ingested_from", *[c for c in parsed.columns if c not in ("recordid", "ingested_from")]]
     return (
-        parsed.groupBy("recordid").agg(F.min(F.struct(*cols)).alias("r")).select("recordid", "r.*")
+        parsed.groupBy("recordid")
+        .agg(F.min(F.struct(*cols)).alias("r"), F.count("*").alias("copies"))
+        .select("recordid", "r.*", "copies")
     )
 
 

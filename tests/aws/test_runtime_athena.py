@@ -117,8 +117,8 @@ def test_results_are_read_page_by_page(session):
             ([_row(str(i)) for i in range(999, 1999)], "page-3", "page-2"),
             ([_row("1999")], None, "page-3"),
         ):
-            page = {"ResultSet": {"Rows": rows,
-                                  "ResultSetMetadata": {"ColumnInfo": [_column("n", "bigint")]}}}  # fmt: skip
+            metadata = {"ColumnInfo": [_column("n", "bigint")]}
+            page = {"ResultSet": {"Rows": rows, "ResultSetMetadata": metadata}}
             if token:
                 page["NextToken"] = token
             expected = {"QueryExecutionId": query_id, "MaxResults": 1000}
@@ -209,7 +209,7 @@ def test_a_query_cancelled_while_waiting_is_a_failure(session):
 
 def test_a_missing_workgroup_says_to_run_up(session):
     boto3.client("athena").delete_work_group(WorkGroup=NAMES.workgroup)
-    with pytest.raises(OrderpipeError, match="rt-workgroup.*orderpipe --target aws up"):
+    with pytest.raises(OrderpipeError, match=r"rt-workgroup.*orderpipe --target aws up"):
         run_query(session, NAMES, "SELECT 1")
 
 

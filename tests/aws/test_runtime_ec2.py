@@ -11,8 +11,10 @@ import subprocess
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
+from orderpipe.errors import OrderpipeError
 from orderpipe.settings import StackNames
 from orderpipe.targets.aws.ec2 import (
     AGENT_KEYS,
@@ -187,10 +189,33 @@ def test_the_security_group_is_made_once_and_kept_free_of_inbound_rules(session)
                 "ToPort": 22,
                 "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
             }
-        ],  # fmt: skip
+        ],
     )
 
     assert ensure_security_group(session, NAMES) == group_id
     group = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
     assert group["IpPermissions"] == []
     assert group["IpPermissionsEgress"]  # outbound kept: dnf, S3, Firehose
+
+
+def test_a_profile_still_propagating_is_retried_then_named(session):
+    ec2 = session.client("ec2")
+    slept: list[float] = []
+    with Stubber(ec2) as stub:
+        stub.add_response("describe_instances", {"Reservations": []})
+        stub.add_response("describe_vpcs", {"Vpcs": [{"VpcId": "vpc-1"}]})
+        stub.add_response(
+            "describe_security_groups", {"SecurityGroups": [{"GroupId": "sg-1", "GroupName": "x"}]}
+        )
+        for _ in range(3):
+            stub.add_client_error(
+                "run_instances",
+                service_error_code="InvalidParameterValue",
+                service_message="Value (rt-ec2-role) for parameter iamInstanceProfile.name is "
+                "invalid. Invalid IAM Instance Profile name",
+            )
+        with pytest.raises(
+            OrderpipeError, match=r"rt-ec2-role is not usable.*orderpipe --target aws up"
+        ):
+            _launch(session, sleep=slept.append, profile_attempts=3)
+    assert slept == [5.0, 5.0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlglot
 
 from orderpipe import models
-from orderpipe.models import QuarantinedOrder, RawOrder, TransformedOrder
+from orderpipe.models import RawOrder, TransformedOrder
 
 
 def test_transformed_columns_follow_the_contract() -> None:
@@ -24,16 +24,6 @@ def test_glue_columns_keep_partition_keys_apart() -> None:
     types = {c["Name"]: c["Type"] for c in cols}
     assert types["quantity"] == "int" and types["invoicedateonly"] == "date"
     assert types["invoicetimestamp"] == "timestamp" and types["totalamountusd"] == "double"
-
-
-def test_spark_schema_matches_models(spark) -> None:
-    for model in (RawOrder, TransformedOrder, QuarantinedOrder):
-        schema = models.spark_schema(model)
-        assert schema.fieldNames() == list(model.model_fields)
-    schema = models.spark_schema(TransformedOrder)
-    assert schema["quantity"].dataType.simpleString() == "int"
-    assert schema["invoicedateonly"].dataType.simpleString() == "date"
-    assert schema["description"].nullable and not schema["orderid"].nullable
 
 
 def test_athena_ddl_parses_and_does_not_repeat_partition_columns() -> None:

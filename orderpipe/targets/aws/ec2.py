@@ -345,14 +345,21 @@ def launch_generator(
             instance = ec2.run_instances(**request)["Instances"][0]
             return _summary(instance, session.region, reused=False)
         except botocore.exceptions.ClientError as exc:
+            code, message = error_code(exc), error_message(exc)
             # A freshly made instance profile takes a few seconds to reach EC2 (IAM propagation).
-            propagating = error_code(exc) == "InvalidParameterValue" and (
-                "iaminstanceprofile" in error_message(exc).lower()
+            propagating = (
+                code == "InvalidParameterValue" and "iaminstanceprofile" in message.lower()
             )
-            if not propagating or attempt >= profile_attempts:
-                raise translate(exc, "ec2.RunInstances", f"the {names.stack} generator") from exc
-        sleep(5.0)
-        attempt += 1
+            if propagating and attempt < profile_attempts:
+                sleep(5.0)
+                attempt += 1
+                continue
+            if propagating or code == "NoSuchEntity":
+                raise OrderpipeError(
+                    f"instance profile {names.role('ec2')} is not usable ({message}): run "
+                    "`orderpipe --target aws up`."
+                ) from exc
+            raise translate(exc, "ec2.RunInstances", f"the {names.stack} generator") from exc
 
 
 def stop_generator(session: AwsSession, names: StackNames, *, wait: bool = False) -> list[str]:
