@@ -277,8 +277,8 @@ def _glue_raw_path(args: dict[str, str]) -> str:
 
 
 def glue_main(argv: list[str]) -> dict:
-    """The Glue job: bookmarks make it incremental (the aws target resets the job bookmark
-    before a --full-refresh run, so the source then yields every object)."""
+    """The Glue job: bookmarks make it incremental. For --full-refresh the aws target starts the
+    run with bookmarks disabled, so the source yields every object and the tables are rebuilt."""
     from awsglue.context import GlueContext
     from awsglue.job import Job
     from awsglue.utils import getResolvedOptions

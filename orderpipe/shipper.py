@@ -41,6 +41,7 @@ BILLING_STEP = 5 * 1024  # Firehose bills ingestion per record, rounded up to 5 
 RECORD_BYTES = 64 * 5000
 FINGERPRINT_BYTES = 1024
 READ_CHUNK = 4 * 1024 * 1024
+IDLE_CLOSE_SECONDS = 300.0
 CHECKPOINTS = "checkpoints.json"
 DEAD_LETTER = "dead-letter"
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
@@ -321,10 +322,17 @@ class _Agent:
             self._read(tail, sizes[tail.key])
             self._send(final=False)
         self._send(final=final)
-        for tail in gone:
-            os.close(tail.fd)
-            del self.tails[tail.key]
-        self.checkpoints.keep_only(set(self.tails))
+        # Keep recently written files open (a rename out of the folder can't hide their last
+        # lines); let idle, fully read ones go, so a long --follow doesn't hoard descriptors.
+        idle = time.time() - IDLE_CLOSE_SECONDS
+        for tail in [*gone, *listing]:
+            acked = self.checkpoints.files.get(tail.key, {}).get("offset") == tail.read_to
+            if tail.key not in listed or (
+                acked and not tail.partial and os.fstat(tail.fd).st_mtime < idle
+            ):
+                os.close(tail.fd)
+                del self.tails[tail.key]
+        self.checkpoints.keep_only(listed)
         self.checkpoints.save()
 
     def _read(self, tail: _Tail, size: int) -> None:

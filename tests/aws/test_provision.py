@@ -14,6 +14,7 @@ from orderpipe.settings import Settings
 from orderpipe.targets.aws import AwsTarget
 from orderpipe.targets.aws.executor import MAX_ATTEMPTS
 from orderpipe.targets.aws.resources import PACKAGE_KEY, SCRIPT_KEY, Artifact
+from orderpipe.targets.aws.session import AwsSession
 
 REGION = "eu-west-1"
 
@@ -39,10 +40,14 @@ class Sleeps(list[float]):
 
 
 def make_target(
-    stack: str = "shop", package: bytes = b"PK\x03\x04 job package", **options: Any
+    stack: str = "shop",
+    package: bytes = b"PK\x03\x04 job package",
+    session: AwsSession | None = None,
+    **options: Any,
 ) -> AwsTarget:
     return AwsTarget(
         Settings(stack=stack, region=REGION),
+        session=session,
         sleep=Sleeps(),
         artifacts=lambda: artifacts(package),
         show_progress=False,
@@ -121,14 +126,15 @@ def test_up_interrupted_after_any_step_converges_when_run_again(
     the same code) is the last one done before the process dies; `up` again must converge."""
     from moto import mock_aws
 
+    session = AwsSession(REGION)  # one botocore session: its clients outlive each mock
     with mock_aws():
-        plan = make_target(alarm_email="ops@example.com").plan_up()
+        plan = make_target(alarm_email="ops@example.com", session=session).plan_up()
     cuts = sorted(
         {next(i for i, a in enumerate(plan) if a.api == api) for api in {a.api for a in plan}}
     )
     for k in [c + 1 for c in cuts if c + 1 < len(plan)]:
         with mock_aws():
-            target = make_target(alarm_email="ops@example.com")
+            target = make_target(alarm_email="ops@example.com", session=session)
             target.apply(target.plan_up()[:k])  # the process died after step k
 
             rest = target.plan_up()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import orderpipe.shipper as agent_module
 from orderpipe.errors import OrderpipeError, TransientError
 from orderpipe.shipper import CHECKPOINTS, ShipStats, billed, ship
 
@@ -244,7 +245,11 @@ def test_an_oversize_line_goes_to_dead_letter_and_the_rest_flows(
     assert offsets(tmp_path)["orders.ndjson"] == log.stat().st_size
 
 
-def test_follow_tails_growth_and_rotation_then_stops_cleanly(tmp_path: Path, logs: Path) -> None:
+@pytest.mark.parametrize("idle_close", [300.0, -1.0], ids=["files-kept-open", "files-reopened"])
+def test_follow_tails_growth_and_rotation_then_stops_cleanly(
+    tmp_path: Path, logs: Path, idle_close: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(agent_module, "IDLE_CLOSE_SECONDS", idle_close)
     log = logs / "orders.ndjson"
     sent: list[bytes] = []
     stop = threading.Event()
