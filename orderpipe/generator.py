@@ -275,18 +275,20 @@ def synthetic_orders(
         n = rng.choice(CANCEL_SIZES) if cancelled else sizes[int(random_() * INVOICE_SIZE_POOL)]
         n = min(n, count - done)
         invoice = invoice + 1 if invoice < 999999 else 100000
-        stamp = clock.at((done + random_() * n) / count)
+        # A product appears once per invoice, so no two synthetic lines are the same record.
+        lines = dict.fromkeys(choices(products, cum_weights=product_cum, k=n))
+        stamp = clock.at((done + random_() * len(lines)) / count)
         who = customers[min(bisect_right(customer_cum, random_() * customer_cum[-1]), n_customers)]
         tail = who[1] if random_() < missing_customer_share else who[0]
         prefix = b'{"InvoiceNo":"C%d",' % invoice if cancelled else b'{"InvoiceNo":"%d",' % invoice
         middle = b',"InvoiceDate":"' + stamp + b'","UnitPrice":'
         sign = 1 if cancelled else 0
-        for head, price in choices(products, cum_weights=product_cum, k=n):
+        for head, price in lines:
             quantity = quantities[int(random_() * len(quantities))][sign]
             if random_() < zero_price_share:
                 price = b"0.0"
             yield join((prefix, head, quantity, middle, price, tail))
-        done += n
+        done += len(lines)
 
 
 @dataclass

@@ -197,3 +197,9 @@ def test_lines_are_visible_before_each_pause(tmp_path: Path) -> None:
     lines = synthetic_orders(60, seed=4, start=START)
     write_orders(lines, tmp_path, rate=40, clock=clock, sleep=sleep)
     assert visible == list(range(2, 61, 2))  # batches of 2 lines, 50 ms apart
+
+
+def test_synthetic_lines_are_distinct_records() -> None:
+    """Every generated line is its own record, so transformed + quarantined = lines generated."""
+    lines = list(synthetic_orders(50_000, seed=11))
+    assert len(set(lines)) == len(lines) == 50_000
