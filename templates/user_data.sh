@@ -23,6 +23,11 @@ else
 fi
 dnf install -y aws-kinesis-agent python3.11 python3.11-pip
 usermod --gid aws-kinesis-agent-user aws-kinesis-agent-user
+# Agent 1.x cannot fetch instance-profile credentials when IMDSv2 is required: refuse it loudly.
+agent_version=$(rpm -q --queryformat '%{VERSION}' aws-kinesis-agent)
+case "$agent_version" in
+  1.*) echo "aws-kinesis-agent $agent_version cannot use IMDSv2; 2.x is needed" >&2; exit 1 ;;
+esac
 
 # Checkpoints live on persistent disk: /var/run (the agent's default) is emptied at reboot, and
 # an agent without its checkpoints re-sends whole files.

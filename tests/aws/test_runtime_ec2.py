@@ -109,13 +109,14 @@ def test_the_generator_is_launched_locked_down_from_the_latest_al2023(session):
 
 
 def test_the_instance_terminates_itself_when_it_shuts_down(session):
-    launched = _launch(session, lifetime_minutes=90)
+    launched = _launch(session, count=36_000, rate=20.0)  # 30 minutes of orders
 
     behaviour = boto3.client("ec2").describe_instance_attribute(
         InstanceId=launched["instance_id"], Attribute="instanceInitiatedShutdownBehavior"
     )
     assert behaviour["InstanceInitiatedShutdownBehavior"]["Value"] == "terminate"
-    assert "shutdown -h +90 " in _user_data(launched["instance_id"])
+    assert "shutdown -h +90 " in _user_data(launched["instance_id"])  # plus an hour
+    assert launched["tags"]["orderpipe:lifetime-minutes"] == "90"
 
 
 def test_user_data_installs_the_agent_and_runs_the_generator_as_a_service(session):

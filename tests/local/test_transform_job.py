@@ -76,7 +76,7 @@ def rows(spark: Any, lake: Path, table: str) -> list[tuple]:
     if not path.exists():
         return []
     df = spark.read.schema(job_io.spark_schema(table)).parquet(str(path))
-    return sorted(tuple(r) for r in df.drop("quarantined_at").collect())
+    return sorted((tuple(r) for r in df.drop("quarantined_at").collect()), key=repr)
 
 
 def files(lake: Path) -> dict[str, list[str]]:

@@ -3,12 +3,14 @@
 One instance per stack, found by its tags, so `generate` reuses a running one and `generate
 --stop` / `down` find it from any machine. It is locked down — IMDSv2 only, no SSH key, a
 security group with no inbound rules (reach it through SSM Session Manager) — and it bounds its
-own cost: it shuts itself down after `lifetime_minutes` and shutting down terminates it.
+own cost: it shuts itself down after its lifetime (an hour beyond the time `--count` at `--rate`
+takes) and shutting down terminates it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import shlex
 import time
@@ -154,6 +156,13 @@ def render_agent_config(
     return config
 
 
+def lifetime_minutes(count: int, rate: float | None) -> int:
+    """How long the instance lives: the generation time plus an hour to install, let the agent
+    drain, and look around."""
+    generating = math.ceil(count / rate / 60) if rate else 0
+    return 60 + generating
+
+
 def render_user_data(
     names: StackNames,
     region: str,
@@ -162,9 +171,10 @@ def render_user_data(
     rate: float | None,
     seed: int | None,
     scripts_bucket: str,
-    lifetime_minutes: int = 240,
+    lifetime: int | None = None,
 ) -> str:
-    """templates/user_data.sh with the stack's values, every shell value quoted."""
+    """templates/user_data.sh with the stack's values, every shell value quoted; `lifetime`
+    in minutes (default: lifetime_minutes(count, rate))."""
     generate = ["generate", "--no-ship", "--count", str(int(count))]
     if rate is not None:
         generate += ["--rate", repr(float(rate))]
@@ -177,7 +187,7 @@ def render_user_data(
             "stack": shlex.quote(names.stack),
             "region": shlex.quote(region),
             "generator_url": shlex.quote(f"s3://{scripts_bucket}/{GENERATOR_KEY}"),
-            "lifetime_minutes": str(int(lifetime_minutes)),
+            "lifetime_minutes": str(int(lifetime or lifetime_minutes(count, rate))),
             "agent_json": agent,  # inside a quoted heredoc: no shell expansion
             "pip_packages": " ".join(shlex.quote(p) for p in GENERATOR_PACKAGES),
             "generate_args": " ".join(generate),  # numbers and flags only
@@ -289,7 +299,7 @@ def launch_generator(
     seed: int | None,
     scripts_bucket: str,
     instance_type: str = "t3.micro",
-    lifetime_minutes: int = 240,
+    lifetime: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
     profile_attempts: int = 8,
 ) -> dict[str, Any]:
@@ -304,6 +314,7 @@ def launch_generator(
     with aws_errors("ssm.GetParameter", AMI_PARAMETER):
         image_id = session.client("ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
     group_id = ensure_security_group(session, names)
+    lifetime = lifetime or lifetime_minutes(count, rate)
     user_data = render_user_data(
         names,
         session.region,
@@ -311,9 +322,10 @@ def launch_generator(
         rate=rate,
         seed=seed,
         scripts_bucket=scripts_bucket,
-        lifetime_minutes=lifetime_minutes,
+        lifetime=lifetime,
     )
     settings = {
+        "orderpipe:lifetime-minutes": str(lifetime),
         "orderpipe:count": str(count),
         "orderpipe:rate": str(rate or "unlimited"),
         "orderpipe:seed": str(seed if seed is not None else "random"),

@@ -7,6 +7,7 @@ detail names how) or the service's own state (a stream CREATING, a crawler RUNNI
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from orderpipe.settings import BUCKET_ROLES
@@ -41,7 +42,7 @@ def collect(reader: Reader) -> dict[str, Any]:
             _row(
                 "bucket",
                 spec.bucket(role),
-                _state(bucket, lambda r=role: planner.bucket(r)),
+                _state(bucket, partial(planner.bucket, role)),
                 encryption=rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm"),
                 public_access_blocked=bool(b.get("public_access_block"))
                 and all(b["public_access_block"].values()),
@@ -51,14 +52,14 @@ def collect(reader: Reader) -> dict[str, Any]:
             )
         )
     for service in ("firehose", "glue", "ec2"):
-        role = reader.role(service)
+        found_role = reader.role(service)
         rows.append(
             _row(
                 "iam role",
                 spec.role_name(service),
-                _state(role, lambda s=service: planner.role(s)),
-                inline_policies=sorted((role or {}).get("policies", {})),
-                managed_policies=(role or {}).get("managed"),
+                _state(found_role, partial(planner.role, service)),
+                inline_policies=sorted((found_role or {}).get("policies", {})),
+                managed_policies=(found_role or {}).get("managed"),
             )
         )
     profile = reader.instance_profile()
@@ -100,7 +101,7 @@ def collect(reader: Reader) -> dict[str, Any]:
             _row(
                 "glue table",
                 f"{spec.database}.{table}",
-                _state(found, lambda t=table: planner.table(t)),
+                _state(found, partial(planner.table, table)),
                 location=((found or {}).get("StorageDescriptor") or {}).get("Location"),
             )
         )

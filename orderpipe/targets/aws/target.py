@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from functools import cached_property
 from typing import Any
@@ -127,5 +127,5 @@ class AwsTarget(Target):
     def transform_runs(self, limit: int = 10) -> list[dict[str, Any]]:
         raise NotImplementedError("wired to orderpipe.targets.aws.glue_run by the lead")
 
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> QueryResult:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
         raise NotImplementedError("wired to orderpipe.targets.aws.athena by the lead")

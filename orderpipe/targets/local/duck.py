@@ -33,10 +33,10 @@ def connect(lake: Path) -> Any:
         files = lake / table
         if any(files.rglob("*.parquet")):
             hive_types = {c["name"]: _DUCK_TYPES[c["spark"]] for c in cols if c["partition"]}
+            glob = str(files / "**" / "*.parquet").replace("'", "''")  # our path, not user input
             con.execute(
-                f"CREATE VIEW {table} AS SELECT * FROM read_parquet(?, hive_partitioning = true, "
-                f"hive_types = {hive_types!r}, union_by_name = true)",
-                [str(files / "**" / "*.parquet")],
+                f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{glob}', "
+                f"hive_partitioning = true, hive_types = {hive_types!r}, union_by_name = true)"
             )
         else:
             body = ", ".join(f'"{c["name"]}" {_DUCK_TYPES[c["spark"]]}' for c in cols)
