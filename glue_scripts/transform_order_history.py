@@ -106,51 +106,59 @@ def process_lines(
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    records = dedupe(parse_lines(lines)).persist(StorageLevel.MEMORY_AND_DISK)
-    outputs = {
-        TRANSFORMED_TABLE: transformed(
-            records, fx_rate=fx_rate, high_value_threshold=high_value_threshold
-        ),
-        QUARANTINE_TABLE: quarantined(records, quarantined_at=started),
-    }
-    per_partition = _rows_per_partition(outputs)
-    records_read = int(records.agg(F.sum("copies")).first()[0] or 0)
-    distinct = sum(sum(p.values()) for p in per_partition.values())
-
-    # Drop records the tables already hold. A record's partition follows from its content,
-    # so looking in the partitions this run touches, in both tables, is enough.
-    existing = {
-        table: None
-        if full_refresh
-        else job_io.read_partitions(spark, files, lake_path, table, list(per_partition[table]))
-        for table in TABLES
-    }
-    known = [df.select("recordid") for df in existing.values() if df is not None]
-    fresh = dict(outputs)
-    if known:
-        ids = known[0] if len(known) == 1 else known[0].unionByName(known[1])
-        ids = ids.distinct().persist(StorageLevel.MEMORY_AND_DISK)
-        fresh = {
-            t: df.join(ids, "recordid", "left_anti").select(*df.columns)
-            for t, df in outputs.items()
+    # Cached frames are always released, even on a crash: Spark would otherwise serve a stale
+    # cached read of the lake to a later run in this session (cache lookup is by plan).
+    cached: list[Any] = []
+    try:
+        records = dedupe(parse_lines(lines)).persist(StorageLevel.MEMORY_AND_DISK)
+        cached.append(records)
+        outputs = {
+            TRANSFORMED_TABLE: transformed(
+                records, fx_rate=fx_rate, high_value_threshold=high_value_threshold
+            ),
+            QUARANTINE_TABLE: quarantined(records, quarantined_at=started),
         }
-        per_partition = _rows_per_partition(fresh)
+        per_partition = _rows_per_partition(outputs)
+        records_read = int(records.agg(F.sum("copies")).first()[0] or 0)
+        distinct = sum(sum(p.values()) for p in per_partition.values())
 
-    for table in TABLES:
-        keys = list(per_partition[table])
-        if not keys:
-            continue
-        merged = fresh[table]
-        if existing[table] is not None:  # rewrite only partitions that receive new rows
-            old = job_io.read_partitions(spark, files, lake_path, table, keys)
-            merged = merged.unionByName(old) if old is not None else merged
-        job_io.stage(merged, lake_path, run_id, table)
-    manifest = job_io.write_manifest(files, lake_path, run_id, TABLES, full_refresh=full_refresh)
-    job_io.publish(files, lake_path, manifest)
-    job_io.register_manifest(register, manifest)
-    records.unpersist()
-    if known:
-        ids.unpersist()
+        # Drop records the tables already hold. A record's partition follows from its content,
+        # so looking in the partitions this run touches, in both tables, is enough.
+        existing = {
+            table: None
+            if full_refresh
+            else job_io.read_partitions(spark, files, lake_path, table, list(per_partition[table]))
+            for table in TABLES
+        }
+        known = [df.select("recordid") for df in existing.values() if df is not None]
+        fresh = dict(outputs)
+        if known:
+            ids = known[0] if len(known) == 1 else known[0].unionByName(known[1])
+            ids = ids.distinct().persist(StorageLevel.MEMORY_AND_DISK)
+            cached.append(ids)
+            fresh = {
+                t: df.join(ids, "recordid", "left_anti").select(*df.columns)
+                for t, df in outputs.items()
+            }
+            per_partition = _rows_per_partition(fresh)
+
+        for table in TABLES:
+            keys = list(per_partition[table])
+            if not keys:
+                continue
+            merged = fresh[table]
+            if existing[table] is not None:  # rewrite only partitions that receive new rows
+                old = job_io.read_partitions(spark, files, lake_path, table, keys)
+                merged = merged.unionByName(old) if old is not None else merged
+            job_io.stage(merged, lake_path, run_id, table)
+        manifest = job_io.write_manifest(
+            files, lake_path, run_id, TABLES, full_refresh=full_refresh
+        )
+        job_io.publish(files, lake_path, manifest)
+        job_io.register_manifest(register, manifest)
+    finally:
+        for df in cached:
+            df.unpersist()
 
     transformed_n = sum(per_partition[TRANSFORMED_TABLE].values())
     quarantined_by = {k[0]: n for k, n in per_partition[QUARANTINE_TABLE].items()}

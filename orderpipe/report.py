@@ -11,7 +11,8 @@ from orderpipe.targets.base import QueryResult
 _STYLE = """
 body{font:14px system-ui,sans-serif;margin:2rem auto;max-width:980px;color:#222}
 h1{font-size:1.5rem}h2{font-size:1.1rem;margin-top:2.2rem}p.help{color:#666;margin:.2rem 0 .8rem}
-table{border-collapse:collapse;font-size:13px}td,th{padding:.25rem .6rem;border-bottom:1px solid #eee}
+table{border-collapse:collapse;font-size:13px}
+td,th{padding:.25rem .6rem;border-bottom:1px solid #eee}
 th{text-align:left;background:#fafafa}td.n{text-align:right;font-variant-numeric:tabular-nums}
 svg text{font-size:11px;fill:#333}
 """

@@ -126,6 +126,9 @@ RAW_PREFIX = "raw/"
 FIREHOSE_PREFIX = (
     "raw/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
 )
-FIREHOSE_ERROR_PREFIX = "errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
+FIREHOSE_ERROR_PREFIX = (
+    "errors/!{firehose:error-output-type}/"
+    "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
+)
 TRANSFORMED_TABLE = "transformed_orders"
 QUARANTINE_TABLE = "quarantined_orders"

@@ -24,7 +24,7 @@ def ship_logs(target: Any, log_dir: Path | None = None, follow: bool = False) ->
     )
     console.success(
         f"shipped {stats.lines:,} lines in {stats.records:,} records "
-        f"({stats.bytes / 1e6:,.1f} MB, billed/payload {stats.billed_bytes / max(stats.bytes, 1):.3f}) "
+        f"({stats.bytes / 1e6:,.1f} MB, billed/payload {stats.billed_ratio:.3f}) "
         f"in {stats.seconds:.1f}s"
         + (f"; {stats.dead_letters} oversize line(s) dead-lettered" if stats.dead_letters else "")
     )

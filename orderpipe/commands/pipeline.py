@@ -104,7 +104,8 @@ def run_transform(target: Any, params: JobParams, wait: bool = True) -> dict[str
         summary: dict[str, Any] = target.run_transform(params, wait=wait)
         if summary.get("transformed") is not None:
             stage["detail"] = (
-                f"{summary.get('records_read', 0):,} read → {summary['transformed']:,} transformed, "
+                f"{summary.get('records_read', 0):,} read → "
+                f"{summary['transformed']:,} transformed, "
                 f"{summary.get('quarantined_total', 0):,} quarantined, "
                 f"{summary.get('duplicates_dropped', 0):,} duplicates dropped"
             )

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orderpipe.settings import Settings
     from orderpipe.targets.base import Target
 
 
-def get_target(settings: Settings) -> Target:
-    """The target the settings name; its module is imported only now (boto3 is heavy)."""
+def get_target(settings: Settings, **aws_options: Any) -> Target:
+    """The target the settings name; its module is imported only now (boto3 is heavy).
+    `aws_options` (glue_version, flex, alarm_email, …) shape what `up` builds on AWS."""
     if settings.target == "aws":
         from orderpipe.targets.aws import AwsTarget
 
-        return AwsTarget(settings)
+        return AwsTarget(settings, **{k: v for k, v in aws_options.items() if v is not None})
     from orderpipe.targets.local import LocalTarget
 
     return LocalTarget(settings)

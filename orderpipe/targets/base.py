@@ -95,7 +95,7 @@ class Target(ABC):
     @abstractmethod
     def status(self) -> dict[str, Any]: ...
 
-    def ensure_up(self) -> None:
+    def ensure_up(self) -> None:  # noqa: B027  (a hook: most targets need nothing here)
         """Make what this machine needs before local work (the local target's folders)."""
 
     # pipeline -----------------------------------------------------------------------------
@@ -104,6 +104,10 @@ class Target(ABC):
     ) -> dict[str, Any] | None:
         """Start generating on the target's own host and describe it; None = generate here."""
         return None
+
+    def stop_generator(self) -> list[str]:
+        """Stop what `generate_remotely` started; the ids of what was stopped."""
+        return []
 
     @abstractmethod
     def delivery_stream(self) -> DeliveryStream: ...

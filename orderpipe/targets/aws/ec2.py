@@ -30,7 +30,8 @@ GENERATOR_ROLE = "generator"
 LIVE_STATES = ("pending", "running")
 STOPPABLE_STATES = ("pending", "running", "stopping", "stopped")
 LOG_DIR = "/var/log/orderpipe"
-GENERATOR_KEY = "generator/orderpipe.tar.gz"  # in the scripts bucket; the lead uploads it
+from orderpipe.targets.aws.resources import GENERATOR_KEY  # noqa: E402  (uploaded by `up`)
+
 # What `orderpipe generate --no-ship` imports (boto3, pyspark, duckdb stay off the instance).
 GENERATOR_PACKAGES = (
     "typer>=0.12",

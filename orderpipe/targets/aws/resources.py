@@ -29,6 +29,7 @@ MIN_SCAN_CUTOFF = 10_000_000  # Athena's own lower bound for BytesScannedCutoffP
 SERVICES = ("firehose", "glue", "ec2")
 SCRIPT_KEY = "glue/transform_order_history.py"
 PACKAGE_KEY = "glue/orderpipe_job.zip"
+GENERATOR_KEY = "ec2/orderpipe.tar.gz"  # the generator the EC2 instance installs
 PARQUET = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
     "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",

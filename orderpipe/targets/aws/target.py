@@ -6,15 +6,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
-from orderpipe.errors import NotReadyError
-from orderpipe.paths import GLUE_SCRIPT
 from orderpipe.settings import Settings
+from orderpipe.targets.aws.artifacts import job_artifacts
 from orderpipe.targets.aws.executor import Executor, Sleep
 from orderpipe.targets.aws.planner import Planner
 from orderpipe.targets.aws.reader import Reader
-from orderpipe.targets.aws.resources import PACKAGE_KEY, SCRIPT_KEY, Artifact, AwsOptions, StackSpec
+from orderpipe.targets.aws.resources import Artifact, AwsOptions, StackSpec
 from orderpipe.targets.aws.session import AwsSession
 from orderpipe.targets.aws.status import collect
 from orderpipe.targets.aws.teardown import Teardown
@@ -28,20 +28,6 @@ from orderpipe.targets.base import (
 )
 
 Artifacts = Callable[[], list[Artifact]]
-
-
-def job_artifacts() -> list[Artifact]:
-    """The Glue entry script and the package of orderpipe modules it imports."""
-    if not GLUE_SCRIPT.is_file():
-        raise NotReadyError(f"The Glue script {GLUE_SCRIPT} is missing from this checkout.")
-    # The one call site of the job package builder (orderpipe/job_package.py). Its bytes must be
-    # deterministic: `up` re-uploads the zip whenever its sha256 changes.
-    from orderpipe.job_package import build_job_package
-
-    return [
-        Artifact(SCRIPT_KEY, GLUE_SCRIPT.read_bytes(), "text/x-python"),
-        Artifact(PACKAGE_KEY, build_job_package(), "application/zip"),
-    ]
 
 
 class AwsTarget(Target):
@@ -105,27 +91,68 @@ class AwsTarget(Target):
     def status(self) -> dict[str, Any]:
         return collect(self.reader)
 
-    # pipeline: the runtime modules (firehose.py, glue_run.py, athena.py, ec2.py) implement
-    # these; the lead wires each method to its function there.
+    # pipeline ---------------------------------------------------------------------------
+    def bucket(self, role: str) -> str:
+        return self.names.bucket(role, self.spec.account, self.spec.region)
+
+    @property
+    def log_dir(self) -> Path:
+        """`generate --here` logs on this machine, under --home, like the local target."""
+        return Path(self.settings.home).expanduser().absolute() / "logs"
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.settings.home).expanduser().absolute() / "aws-state" / self.names.stack
+
+    def ensure_up(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+
+    def generate_remotely(
+        self, *, count: int, rate: float | None, seed: int | None, requested: bool | None
+    ) -> dict[str, Any] | None:
+        from orderpipe.targets.aws.ec2 import launch_generator
+
+        return launch_generator(
+            self.session, self.names, count=count, rate=rate, seed=seed,
+            scripts_bucket=self.bucket("scripts"), sleep=self.sleep,
+        )  # fmt: skip
+
+    def stop_generator(self) -> list[str]:
+        from orderpipe.targets.aws.ec2 import stop_generator
+
+        return stop_generator(self.session, self.names)
+
     def delivery_stream(self) -> DeliveryStream:
-        raise NotImplementedError("wired to orderpipe.targets.aws.firehose by the lead")
+        from orderpipe.targets.aws.firehose import FirehoseStream
 
-    @property
-    def log_dir(self) -> Any:
-        raise NotImplementedError("wired by the lead (orders are logged under --home)")
-
-    @property
-    def state_dir(self) -> Any:
-        raise NotImplementedError("wired by the lead (agent checkpoints under --home)")
+        return FirehoseStream(self.session, self.names.delivery_stream)
 
     def crawl(self, wait: bool = True) -> CrawlResult:
-        raise NotImplementedError("wired to orderpipe.targets.aws.glue_run by the lead")
+        from orderpipe.targets.aws.glue_run import start_crawl
+
+        return start_crawl(self.session, self.names, wait=wait, sleep=self.sleep)
 
     def run_transform(self, params: JobParams, wait: bool = True) -> dict[str, Any]:
-        raise NotImplementedError("wired to orderpipe.targets.aws.glue_run by the lead")
+        from orderpipe.targets.aws.glue_run import run_job
+
+        self._refresh_job_artifacts()
+        return run_job(
+            self.session, self.names, params, lake_bucket=self.bucket("lake"), wait=wait,
+            sleep=self.sleep,
+        )  # fmt: skip
+
+    def _refresh_job_artifacts(self) -> None:
+        """The script and package in S3 must be the ones of this checkout before a run."""
+        stale = Planner(self.reader, self.artifacts).uploads()
+        if stale:
+            Executor(self.session, sleep=self.sleep, show=self.show_progress).run(stale)
 
     def transform_runs(self, limit: int = 10) -> list[dict[str, Any]]:
-        raise NotImplementedError("wired to orderpipe.targets.aws.glue_run by the lead")
+        from orderpipe.targets.aws.glue_run import job_runs
+
+        return job_runs(self.session, self.names, limit, lake_bucket=self.bucket("lake"))
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
-        raise NotImplementedError("wired to orderpipe.targets.aws.athena by the lead")
+        from orderpipe.targets.aws.athena import run_query
+
+        return run_query(self.session, self.names, sql, list(params), sleep=self.sleep)
