@@ -136,6 +136,7 @@ def check_stack(endpoint: str) -> None:
     assert {o["Key"] for o in scripts} == {
         "glue/transform_order_history.py",
         "glue/orderpipe_job.zip",
+        "ec2/orderpipe.tar.gz",
     }
     assert glue.get_database(Name=STACK)["Database"]["Name"] == STACK
     assert glue.get_crawler(Name=f"{STACK}-raw-crawler")["Crawler"]["Targets"]["S3Targets"][0][

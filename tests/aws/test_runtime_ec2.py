@@ -125,7 +125,7 @@ def test_user_data_installs_the_agent_and_runs_the_generator_as_a_service(sessio
     assert script.startswith("#!/bin/bash\n")
     assert "groupadd --system aws-kinesis-agent-user" in script
     assert script.index("groupadd") < script.index("dnf install -y aws-kinesis-agent")
-    assert f"s3://{SCRIPTS}/generator/orderpipe.tar.gz" in script
+    assert f"s3://{SCRIPTS}/ec2/orderpipe.tar.gz" in script
     assert "'pydantic>=2.7'" in script  # version specifiers quoted, not shell redirections
     exec_start = re.search(r"^ExecStart=(.*)$", script, re.M)
     assert exec_start is not None
