@@ -198,12 +198,12 @@ def run_job(
     started, clock = datetime.now(UTC), time.monotonic()
     run_id = job_io.check_run_id(run_id or new_run_id(started))
     spark.conf.set("spark.sql.session.timeZone", "UTC")
-    files = job_io.Files(spark, lake_path)
+    files = job_io.open_files(spark, lake_path)
     register = _registrar(database, lake_path, catalog_path)
     for manifest in job_io.recover(files, lake_path):
         job_io.register_manifest(register, manifest)
 
-    raw_files = job_io.Files(spark, raw_path)
+    raw_files = job_io.open_files(spark, raw_path)
     done = set() if full_refresh else job_io.load_bookmark(bookmark_path)
     objects = job_io.list_raw_objects(raw_files, raw_path)
     keys = {path: job_io.object_key(raw_path, path) for path in objects}
@@ -310,7 +310,7 @@ def glue_main(argv: list[str]) -> dict:
         "high_value_threshold": float(args.get("high_value_threshold", 100.0)),
         "full_refresh": args.get("full_refresh", "false").lower() in ("true", "1", "yes"),
     }
-    files = job_io.Files(spark, lake_path)
+    files = job_io.open_files(spark, lake_path)
     register = job_io.glue_registrar(args["database"], lake_path)
     for manifest in job_io.recover(files, lake_path):
         job_io.register_manifest(register, manifest)

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import posixpath
 import re
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,20 +42,67 @@ def join(root: str, *parts: str) -> str:
     return posixpath.join(root.rstrip("/"), *parts)
 
 
+def _local_path(root: str) -> str | None:
+    """The filesystem path of a local location (plain path or file: URI), else None."""
+    if root.startswith("file://"):
+        return root[len("file://") :]
+    if root.startswith("file:"):
+        return root[len("file:") :]
+    return None if "://" in root else root
+
+
 class Files:
-    """Small file operations over Hadoop's FileSystem, so one code path serves local folders
-    and s3:// alike (locally the raw filesystem: no .crc sidecar files)."""
+    """Small file operations on a local folder tree (plain os calls: fast, no .crc files).
+    `open_files` gives `HadoopFiles` for s3:// and other remote locations."""
+
+    def exists(self, path: str) -> bool:
+        return Path(path).exists()
+
+    def children(self, path: str, *, dirs: bool) -> list[str]:
+        """Names of the visible sub-folders (dirs=True) or files directly under `path`."""
+        if not Path(path).is_dir():
+            return []
+        return sorted(
+            c.name for c in Path(path).iterdir() if c.is_dir() == dirs and not _hidden(c.name)
+        )
+
+    def files_under(self, path: str) -> list[str]:
+        """Every visible file below `path`, recursively, as full paths (sorted)."""
+        found = []
+        for folder, subdirs, names in os.walk(path):
+            subdirs[:] = [d for d in subdirs if not _hidden(d)]
+            rel = os.path.relpath(folder, path)
+            found += [
+                join(path, n) if rel == "." else join(path, rel, n) for n in names if not _hidden(n)
+            ]
+        return sorted(found)
+
+    def rename(self, src: str, dst: str) -> None:
+        Path(dst).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+
+    def delete(self, path: str) -> None:
+        target = Path(path)
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+
+    def read_text(self, path: str) -> str:
+        return Path(path).read_text(encoding="utf-8")
+
+    def write_text(self, path: str, text: str) -> None:
+        """Whole-or-nothing: a temp file renamed into place."""
+        atomic_write(Path(path), text.encode("utf-8"))
+
+
+class HadoopFiles(Files):
+    """The same operations through Hadoop's FileSystem (s3:// on Glue or spark-submit)."""
 
     def __init__(self, spark: Any, root: str) -> None:
-        jvm = spark.sparkContext._jvm
-        self._jvm = jvm
+        self._jvm = spark.sparkContext._jvm
         conf = spark.sparkContext._jsc.hadoopConfiguration()
-        path = jvm.org.apache.hadoop.fs.Path(root)
-        self._local = "://" not in root or root.startswith("file:")
-        if self._local:
-            self._fs = jvm.org.apache.hadoop.fs.FileSystem.getLocal(conf).getRaw()
-        else:
-            self._fs = path.getFileSystem(conf)
+        self._fs = self._p(root).getFileSystem(conf)
 
     def _p(self, path: str) -> Any:
         return self._jvm.org.apache.hadoop.fs.Path(path)
@@ -62,7 +111,6 @@ class Files:
         return bool(self._fs.exists(self._p(path)))
 
     def children(self, path: str, *, dirs: bool) -> list[str]:
-        """Names of the visible sub-folders (dirs=True) or files directly under `path`."""
         if not self.exists(path):
             return []
         return sorted(
@@ -72,14 +120,12 @@ class Files:
         )
 
     def files_under(self, path: str) -> list[str]:
-        """Every visible file below `path`, recursively, as full paths (sorted)."""
         if not self.exists(path):
             return []
         found, it = [], self._fs.listFiles(self._p(path), True)
         root = str(self._fs.makeQualified(self._p(path)).toUri().getPath()).rstrip("/")
         while it.hasNext():
-            full = it.next().getPath()
-            rel = str(full.toUri().getPath())[len(root) + 1 :]
+            rel = str(it.next().getPath().toUri().getPath())[len(root) + 1 :]
             if not any(_hidden(part) for part in rel.split("/")):
                 found.append(join(path, rel))
         return sorted(found)
@@ -103,17 +149,17 @@ class Files:
             stream.close()
 
     def write_text(self, path: str, text: str) -> None:
-        """Whole-or-nothing: a temp file renamed into place (S3 PUTs are atomic already)."""
-        tmp = join(posixpath.dirname(path), f".{posixpath.basename(path)}.tmp")
-        target = tmp if self._local else path
-        out = self._fs.create(self._p(target), True)
+        """One PUT: an S3 object appears whole or not at all."""
+        out = self._fs.create(self._p(path), True)
         try:
             out.write(bytearray(text.encode("utf-8")))
         finally:
             out.close()
-        if self._local:
-            self._fs.delete(self._p(path), False)
-            self.rename(tmp, path)
+
+
+def open_files(spark: Any, root: str) -> Files:
+    """File operations for `root`: plain os calls when local, Hadoop's FileSystem otherwise."""
+    return Files() if _local_path(root) is not None else HadoopFiles(spark, root)
 
 
 # raw input -------------------------------------------------------------------------------------

@@ -89,10 +89,12 @@ def transform_run(
         full_refresh=full_refresh,
     )
     summary = run_transform(target, params, wait)
-    if summary:
-        console.out.print(
-            key_values(f"Transform run {summary.get('run_id', '')}", summary_rows(summary))
-        )
+    title = f"Transform run {summary.get('run_id', '')}"
+    if summary.get("transformed") is not None:
+        console.out.print(key_values(title, summary_rows(summary)))
+    else:  # still running (--no-wait), or the job wrote no summary
+        state = [("state", summary.get("state")), ("seconds", summary.get("seconds"))]
+        console.out.print(key_values(title, state))
 
 
 def run_transform(target: Any, params: JobParams, wait: bool = True) -> dict[str, Any]:

@@ -41,9 +41,10 @@ def _run(ctx: typer.Context, sql: str, params: list[Any], fmt: OutputFormat, tit
     print_result(result, fmt, title)
     if chart and fmt is OutputFormat.table:
         bar_chart(result, title)
-    if fmt is OutputFormat.table:
-        scanned = f", {result.bytes_scanned / 1e6:,.1f} MB scanned" if result.bytes_scanned else ""
-        console.info(f"[dim]{len(result.rows):,} row(s) in {result.seconds:.2f}s{scanned}[/]")
+    scanned = ""
+    if result.bytes_scanned is not None:
+        scanned = f", {result.bytes_scanned / 1e6:,.1f} MB scanned (${result.cost_usd or 0:.4f})"
+    console.info(f"[dim]{len(result.rows):,} row(s) in {result.seconds:.2f}s{scanned}[/]")
 
 
 @query_app.command("run", hidden=True)

@@ -51,6 +51,7 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
     bytes_scanned: int | None = None
     seconds: float = 0.0
+    cost_usd: float | None = None  # what the engine bills for it (Athena: by bytes scanned)
 
 
 class DeliveryStream(Protocol):

@@ -118,7 +118,7 @@ def scenario(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     # in a partition that already holds rows + one new quarantined record.
     new_clean = json.loads(real[0]) | {"StockCode": "NEW-1", "Quantity": 7}
     new_bad = json.loads(real[0]) | {"StockCode": "NEW-2", "CustomerID": None}
-    second = real[: len(real) // 2] + [json.dumps(new_clean), json.dumps(new_bad)]
+    second = [*real[: len(real) // 2], json.dumps(new_clean), json.dumps(new_bad)]
     (raw_dir / "orders-2.ndjson").write_text("\n".join(second) + "\n", encoding="utf-8")
     out["second_lines"] = second
 

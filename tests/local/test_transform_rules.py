@@ -53,7 +53,10 @@ CASES: dict[str, tuple[str, str | None]] = {
     "no_key_and_cancel_qty": (line(InvoiceNo=None, Quantity=-1), "missing_key"),
     "cancelled": (line(InvoiceNo="C536379", Quantity=-1), "cancelled"),
     "zero_qty": (line(InvoiceNo="8", Quantity=0), "non_positive_quantity"),
-    "neg_qty_no_customer": (line(InvoiceNo="9", Quantity=-3, CustomerID=None), "non_positive_quantity"),
+    "neg_qty_no_customer": (
+        line(InvoiceNo="9", Quantity=-3, CustomerID=None),
+        "non_positive_quantity",
+    ),
     "zero_price": (line(InvoiceNo="10", UnitPrice=0.0, CustomerID=None), "non_positive_price"),
     "no_customer": (line(InvoiceNo="11", CustomerID=None), "missing_customer"),
     "empty_customer": (line(InvoiceNo="12", CustomerID=""), "missing_customer"),
@@ -62,7 +65,10 @@ CASES: dict[str, tuple[str, str | None]] = {
     "us_date": (line(InvoiceNo="15", InvoiceDate="12/9/2011 7:05"), None),
     "iso_date": (line(InvoiceNo="15", InvoiceDate="2011-12-09 07:05:00"), None),
     "numeric_customer": (line(InvoiceNo="16", CustomerID=17850), None),
-    "unicode": (line(InvoiceNo="17", Description="Crème brûlée — 日本の箱 🎁", Country="Österreich"), None),
+    "unicode": (
+        line(InvoiceNo="17", Description="Crème brûlée — 日本の箱 🎁", Country="Österreich"),
+        None,
+    ),
     "no_description": (line(InvoiceNo="18", Description=None), None),
     "edge_normal": (line(InvoiceNo="19", Quantity=1, UnitPrice=8333.3333), None),
     "edge_high": (line(InvoiceNo="20", Quantity=1, UnitPrice=8333.75), None),
@@ -152,9 +158,13 @@ def test_orderid_amount_tag_and_time_columns(result: dict[str, Any]) -> None:
 
 def test_threshold_compares_the_rounded_amount(result: dict[str, Any]) -> None:
     # 8333.3333 × 0.012 = 99.9999996 → stored 100.0, which is not > 100: Normal.
-    assert (good_row(result, "edge_normal")["totalamountusd"], good_row(result, "edge_normal")["ordertag"]) == (100.0, "Normal")
-    assert (good_row(result, "edge_high")["totalamountusd"], good_row(result, "edge_high")["ordertag"]) == (100.01, "High")
-    assert (good_row(result, "just_under")["totalamountusd"], good_row(result, "just_under")["ordertag"]) == (99.99, "Normal")
+    for name, amount, tag in [
+        ("edge_normal", 100.0, "Normal"),
+        ("edge_high", 100.01, "High"),  # 8333.75 × 0.012 = 100.005 → 100.01
+        ("just_under", 99.99, "Normal"),
+    ]:
+        row = good_row(result, name)
+        assert (row["totalamountusd"], row["ordertag"]) == (amount, tag), name
 
 
 def test_both_invoice_date_shapes_give_the_same_time(result: dict[str, Any]) -> None:
@@ -182,7 +192,10 @@ def test_values_types_and_unicode_survive(result: dict[str, Any]) -> None:
 
 
 def test_output_schema_is_the_models(result: dict[str, Any]) -> None:
-    for schema, model in ((result["good_schema"], TransformedOrder), (result["bad_schema"], QuarantinedOrder)):
+    for schema, model in (
+        (result["good_schema"], TransformedOrder),
+        (result["bad_schema"], QuarantinedOrder),
+    ):
         assert [(f.name, f.dataType.typeName()) for f in schema.fields] == [
             (c["name"], c["spark"]) for c in columns(model)
         ]

@@ -124,6 +124,7 @@ def run_query(
         rows=rows,
         bytes_scanned=statistics.get("DataScannedInBytes"),
         seconds=millis / 1000 if millis else clock() - started,
+        cost_usd=query_cost_usd(statistics.get("DataScannedInBytes")),
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from orderpipe import console
 from orderpipe.errors import JobFailed, OrderpipeError
 from orderpipe.settings import QUARANTINE_TABLE, TRANSFORMED_TABLE, StackNames
 from orderpipe.targets.aws.errors import error_code, translate
@@ -79,7 +80,7 @@ def start_crawl(
 
     glue = session.client("glue")
     resource = f"crawler {names.crawler}"
-    before = _catalog_snapshot(session, names)
+    before = catalog_snapshot(session, names)
     previous_start = _crawler(glue, names).get("LastCrawl", {}).get("StartTime")
     started = clock()
     already = False
@@ -115,7 +116,7 @@ def start_crawl(
         sleep(delay)
         delay = _next_delay(delay, 30.0)
 
-    after = _catalog_snapshot(session, names)
+    after = catalog_snapshot(session, names)
     state = CRAWL_STATES.get(str(last.get("Status", "")), "FAILED")
     added = sorted(set(after) - set(before))
     message = "the crawler was already running; waited for that crawl" if already else ""
@@ -149,7 +150,7 @@ def _crawler(glue: Any, names: StackNames) -> dict[str, Any]:
         raise translate(exc, "glue.GetCrawler", f"crawler {names.crawler}") from None
 
 
-def _catalog_snapshot(session: AwsSession, names: StackNames) -> dict[str, int]:
+def catalog_snapshot(session: AwsSession, names: StackNames) -> dict[str, int]:
     """Partition count per crawler-made table of the stack's database (the job's own tables
     are left out: the crawler never writes them)."""
     import botocore.exceptions
@@ -162,7 +163,7 @@ def _catalog_snapshot(session: AwsSession, names: StackNames) -> dict[str, int]:
                 if table["Name"] in (TRANSFORMED_TABLE, QUARANTINE_TABLE):
                     continue
                 counts[table["Name"]] = (
-                    _partition_count(glue, names.database, table["Name"])
+                    partition_count(glue, names.database, table["Name"])
                     if table.get("PartitionKeys")
                     else 0
                 )
@@ -173,7 +174,7 @@ def _catalog_snapshot(session: AwsSession, names: StackNames) -> dict[str, int]:
     return counts
 
 
-def _partition_count(glue: Any, database: str, table: str) -> int:
+def partition_count(glue: Any, database: str, table: str) -> int:
     pages = glue.get_paginator("get_partitions").paginate(
         DatabaseName=database, TableName=table, ExcludeColumnSchema=True
     )
@@ -262,7 +263,14 @@ def run_job(
     record = _run_record(run)
     if run["JobRunState"] == "SUCCEEDED":
         summary = _read_summary(session, lake_bucket, run_id)
-        if summary is not None:
+        if summary is None:
+            console.warn(
+                f"run {run_id} succeeded but wrote no run summary (s3://{lake_bucket}/"
+                f"{RUN_SUMMARY_PREFIX}{run_id}.json), so its row counts are unknown: see the "
+                f"job's output log, `aws logs tail {run.get('LogGroupName') or '/aws-glue/jobs'}"
+                f"/output --log-stream-names {run_id}`."
+            )
+        else:
             record = {**record, **summary}
     return record
 

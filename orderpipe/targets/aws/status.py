@@ -1,4 +1,6 @@
-"""`status --target aws`: every resource of the stack, its state and key settings, as plain data.
+"""`status --target aws`: every resource of the stack, its state and key settings, the last job
+runs, delivery and query metrics, and freshness — as plain data, in the local target's keys
+(target, resources, runs, freshness) so the `status` command renders both.
 
 State is `ok` (as `up` would leave it), `missing`, `drift` (the next `up` would change it; the
 detail names how) or the service's own state (a stream CREATING, a crawler RUNNING).
@@ -7,10 +9,14 @@ detail names how) or the service's own state (a stream CREATING, a crawler RUNNI
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from orderpipe.settings import BUCKET_ROLES
+from orderpipe.errors import OrderpipeError
+from orderpipe.settings import BUCKET_ROLES, RAW_PREFIX
+from orderpipe.targets.aws.errors import aws_errors
+from orderpipe.targets.aws.glue_run import CRAWL_STATES, catalog_snapshot, job_runs, partition_count
 from orderpipe.targets.aws.planner import Planner
 from orderpipe.targets.aws.reader import Reader
 from orderpipe.targets.base import Action
@@ -113,6 +119,7 @@ def collect(reader: Reader) -> dict[str, Any]:
             spec.crawler,
             _state(crawler, planner.crawler, (crawler or {}).get("State")),
             last_crawl=last_crawl.get("Status"),
+            last_crawl_started=last_crawl.get("StartTime"),
             last_crawl_error=last_crawl.get("ErrorMessage"),
         )
     )
@@ -177,11 +184,152 @@ def collect(reader: Reader) -> dict[str, Any]:
         if missing
         else ""
     )
+    fresh = freshness(reader, crawler)
+    runs = _attempt(lambda: last_runs(reader, job is not None))
+    if isinstance(runs, str):
+        fresh["job_runs"], runs = runs, []
     return {
         "target": "aws",
         "stack": spec.stack,
         "account": spec.account,
         "region": spec.region,
         "resources": rows,
+        "runs": runs,
+        "freshness": fresh,
         "message": message,
     }
+
+
+RUNS_SHOWN = 5
+NO_DATA = "no data"
+
+
+def _attempt(read: Callable[[], Any]) -> Any:
+    """A status page renders even when one reading fails (a missing permission, say): that
+    reading shows why instead."""
+    try:
+        return read()
+    except OrderpipeError as exc:
+        return f"unreadable: {exc}"
+
+
+def last_runs(reader: Reader, job_exists: bool) -> list[dict[str, Any]]:
+    """The newest job runs with their run-summary numbers (as `transform status` lists them)."""
+    if not job_exists:
+        return []
+    spec = reader.spec
+    lake = spec.bucket("lake") if reader.bucket_exists("lake") else None
+    return job_runs(reader.session, spec.names, RUNS_SHOWN, lake_bucket=lake)
+
+
+def freshness(reader: Reader, crawler: dict[str, Any] | None) -> dict[str, Any]:
+    """How current each stage is: the newest raw object, partitions in the catalog, the last
+    crawl, and the last hour's Firehose deliveries and Athena bytes scanned (CloudWatch)."""
+    spec = reader.spec
+    found: dict[str, Any] = {}
+    if reader.bucket_exists("raw"):
+        newest = _attempt(lambda: newest_object(reader, "raw", RAW_PREFIX))
+        found["newest_raw_object"] = (
+            _when(newest["LastModified"]) if isinstance(newest, dict) else newest
+        )
+    if reader.database() is not None:
+        found["raw_partitions"] = _attempt(
+            lambda: sum(catalog_snapshot(reader.session, spec.names).values())
+        )
+        for table in spec.tables:
+            found[f"{table}_partitions"] = _attempt(partial(_table_partitions, reader, table))
+    if crawler is not None:
+        last = crawler.get("LastCrawl")
+        status = str((last or {}).get("Status"))
+        found["last_crawl"] = (
+            f"{CRAWL_STATES.get(status, status)} at {_when(last.get('StartTime'))}"
+            if last
+            else "never"
+        )
+    metrics = _attempt(lambda: last_hour_metrics(reader))
+    if isinstance(metrics, dict):
+        found.update(metrics)
+    else:
+        found["metrics"] = metrics
+    return found
+
+
+def _when(value: Any) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "?"
+
+
+def newest_object(reader: Reader, role: str, prefix: str) -> dict[str, Any] | None:
+    """The newest object under `prefix` (its listing entry), following the newest partition at
+    each level (Firehose's zero-padded year=/month=/day=/hour= sort as they age), so a big
+    bucket costs one listing per level, not a listing of everything."""
+    s3 = reader.session.client("s3")
+    bucket = reader.spec.bucket(role)
+    best: dict[str, Any] | None = None
+    with aws_errors("s3.ListObjectsV2", f"s3://{bucket}/{prefix}"):
+        while prefix:
+            folders: list[str] = []
+            pages = s3.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=prefix, Delimiter="/"
+            )
+            for page in pages:
+                folders += [p["Prefix"] for p in page.get("CommonPrefixes") or []]
+                for item in page.get("Contents") or []:
+                    if best is None or item["LastModified"] > best["LastModified"]:
+                        best = item
+            prefix = max(folders, default="")
+    return best
+
+
+def _table_partitions(reader: Reader, table: str) -> int | None:
+    found = reader.table(table)
+    if found is None or not found.get("PartitionKeys"):
+        return None
+    spec = reader.spec
+    with aws_errors("glue.GetPartitions", f"table {spec.database}.{table}"):
+        return partition_count(reader.session.client("glue"), spec.database, table)
+
+
+def last_hour_metrics(reader: Reader, now: datetime | None = None) -> dict[str, Any]:
+    """Firehose's DeliveryToS3.Records (sum) and .Success (average: the share of successful
+    S3 puts) and Athena's ProcessedBytes in the stack's workgroup, over the last hour;
+    "no data" where CloudWatch has none (nothing delivered or queried)."""
+    spec = reader.spec
+    end = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
+    stream = [{"Name": "DeliveryStreamName", "Value": spec.stream}]
+
+    def firehose(metric: str, stat: str) -> dict[str, Any]:
+        return {
+            "MetricStat": {
+                "Metric": {"Namespace": "AWS/Firehose", "MetricName": metric, "Dimensions": stream},
+                "Period": 3600,
+                "Stat": stat,
+            }
+        }
+
+    queries = {
+        "firehose_records_last_hour": firehose("DeliveryToS3.Records", "Sum"),
+        "firehose_success_last_hour": firehose("DeliveryToS3.Success", "Average"),
+        "athena_scanned_bytes_last_hour": {
+            "Expression": 'SELECT SUM(ProcessedBytes) FROM SCHEMA("AWS/Athena", QueryState, '
+            f"QueryType, WorkGroup) WHERE WorkGroup = '{spec.workgroup}'",
+            "Period": 3600,
+        },
+    }
+    ids = {f"m{i}": key for i, key in enumerate(queries)}
+    values: dict[str, list[float]] = {key: [] for key in queries}
+    with aws_errors("cloudwatch.GetMetricData", f"metrics of stack {spec.stack}"):
+        cloudwatch = reader.session.client("cloudwatch")
+        for page in cloudwatch.get_paginator("get_metric_data").paginate(
+            MetricDataQueries=[{"Id": i, **queries[key]} for i, key in ids.items()],
+            StartTime=end - timedelta(hours=1),
+            EndTime=end,
+        ):
+            for result in page["MetricDataResults"]:
+                values[ids[result["Id"]]] += result.get("Values") or []
+    totals: dict[str, Any] = {key: int(sum(found)) if found else NO_DATA
+                              for key, found in values.items()}  # fmt: skip
+    success = values["firehose_success_last_hour"]
+    totals["firehose_success_last_hour"] = (
+        round(sum(success) / len(success), 4) if success else NO_DATA
+    )
+    return totals
