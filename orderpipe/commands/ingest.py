@@ -62,12 +62,19 @@ def generate(
             "--ec2/--here", help="aws target: run on the stack's EC2 instance (default) or here."
         ),
     ] = None,
+    stop: Annotated[
+        bool, typer.Option("--stop", help="aws target: terminate the stack's EC2 generator.")
+    ] = False,
 ) -> None:
     """Produce orders (synthetic, or a replayed real file) and ship them to the target."""
     from orderpipe import generator
     from orderpipe.targets import get_target
 
     target = get_target(settings_of(ctx))
+    if stop:
+        stopped = target.stop_generator()
+        console.success(f"terminated {', '.join(stopped)}" if stopped else "no generator is running")
+        return
     if replay is None and ec2 is not False:
         remote = target.generate_remotely(count=count, rate=rate, seed=seed, requested=ec2)
         if remote is not None:

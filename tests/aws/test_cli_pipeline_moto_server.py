@@ -134,8 +134,6 @@ def test_the_pipeline_through_the_cli_against_a_moto_server(
 
     again = cli("generate")
     assert instance["InstanceId"] in again.stdout and len(generators(endpoint)) == 1
-    stopped = cli("generate", "--stop")
-    assert instance["InstanceId"] in stopped.stderr and generators(endpoint) == []
 
     # generate --here: this machine's agent ships into the real (moto) delivery stream.
     here = cli("generate", "--here", "--count", "2000", "--seed", "7")
@@ -213,7 +211,9 @@ def test_the_pipeline_through_the_cli_against_a_moto_server(
                   "no data", instance["InstanceId"]):  # fmt: skip
         assert shown in table.stdout, shown
 
-    # down also terminates the generator still running from the first `generate`.
+    # generate --stop terminates the generator; down would have too.
+    stopped = cli("generate", "--stop")
+    assert instance["InstanceId"] in stopped.stderr and generators(endpoint) == []
     cli("down", "--yes")
     assert leftovers(endpoint) == [] and generators(endpoint) == []
     mine = [{"Name": "tag:orderpipe:stack", "Values": [STACK]}]

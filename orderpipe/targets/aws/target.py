@@ -135,10 +135,23 @@ class AwsTarget(Target):
     def run_transform(self, params: JobParams, wait: bool = True) -> dict[str, Any]:
         from orderpipe.targets.aws.glue_run import run_job
 
+        from orderpipe import console
+
         self._refresh_job_artifacts()
+        seen: set[str] = set()
+
+        def progress(run: dict[str, Any]) -> None:  # one line per state the run reaches
+            if self.show_progress and run["state"] not in seen:
+                seen.add(run["state"])
+                dpu = run.get("dpu_seconds") or 0
+                console.info(
+                    f"  job run {run['run_id']}: {run['state']} after {run['seconds'] or 0:.0f}s"
+                    f" ({dpu:,.0f} DPU-seconds)"
+                )
+
         return run_job(
             self.session, self.names, params, lake_bucket=self.bucket("lake"), wait=wait,
-            sleep=self.sleep,
+            sleep=self.sleep, on_progress=progress,
         )  # fmt: skip
 
     def _refresh_job_artifacts(self) -> None:
