@@ -156,6 +156,7 @@ def process_lines(
         )
         job_io.publish(files, lake_path, manifest)
         job_io.register_manifest(register, manifest)
+        job_io.finish(files, lake_path, run_id)
     finally:
         for df in cached:
             df.unpersist()
@@ -200,15 +201,14 @@ def run_job(
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     files = job_io.open_files(spark, lake_path)
     register = _registrar(database, lake_path, catalog_path)
-    for manifest in job_io.recover(files, lake_path):
-        job_io.register_manifest(register, manifest)
+    job_io.recover(files, lake_path, register)
 
     raw_files = job_io.open_files(spark, raw_path)
     done = set() if full_refresh else job_io.load_bookmark(bookmark_path)
     objects = job_io.list_raw_objects(raw_files, raw_path)
     keys = {path: job_io.object_key(raw_path, path) for path in objects}
     todo = [path for path in objects if keys[path] not in done]
-    params = {
+    params: dict[str, Any] = {
         "fx_rate": fx_rate,
         "high_value_threshold": high_value_threshold,
         "full_refresh": full_refresh,
@@ -305,15 +305,14 @@ def glue_main(argv: list[str]) -> dict:
     run_id = new_run_id(started)
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     lake_path = args["lake_path"]
-    params = {
+    params: dict[str, Any] = {
         "fx_rate": float(args.get("fx_rate", 0.012)),
         "high_value_threshold": float(args.get("high_value_threshold", 100.0)),
         "full_refresh": args.get("full_refresh", "false").lower() in ("true", "1", "yes"),
     }
     files = job_io.open_files(spark, lake_path)
     register = job_io.glue_registrar(args["database"], lake_path)
-    for manifest in job_io.recover(files, lake_path):
-        job_io.register_manifest(register, manifest)
+    job_io.recover(files, lake_path, register)
     lines = _glue_lines(glue_context, _glue_raw_path(args))
     numbers: dict[str, Any] = {}
     objects = 0

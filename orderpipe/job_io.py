@@ -1,12 +1,13 @@
 """The ETL job's I/O: raw objects in, bookmarks, staged-then-published partitions, catalog
 registration, run summary. pyspark and boto3 only (no pydantic): this travels to Glue.
 
-Writing is crash-safe in three steps. (1) The merged content of every partition a run touches
-is written under `<lake>/_staging/<run_id>/<table>/…` (one file per partition). (2) A manifest
+Writing is crash-safe. (1) The merged content of every partition a run touches is written
+under `<lake>/_staging/<run_id>/<table>/…` (one file per partition). (2) A manifest
 `_staging/<run_id>/_manifest.json` is written: from here on the run is committed. (3) Each
-staged file is moved into its partition folder and the partition's older files are deleted.
-A run that finds a manifest left by a crashed run finishes step 3 first (roll forward); staging
-without a manifest is discarded. Nothing is ever read and overwritten in one Spark job.
+staged file is moved into its partition folder, then the partition's older files are deleted.
+(4) The partitions are registered in the catalog. (5) The staging folder is deleted. A run that
+finds a manifest left by a crashed run redoes 3–5 first (roll forward); staging without a
+manifest is discarded. Nothing is ever read and overwritten in one Spark job.
 """
 
 from __future__ import annotations
@@ -295,21 +296,25 @@ def publish(files: Files, lake: str, manifest: dict[str, Any]) -> None:
             depth = len(partition_columns(table))
             for stale in set(partition_dirs(files, join(lake, table), depth)) - set(parts):
                 files.delete(join(lake, table, stale))
+
+
+def finish(files: Files, lake: str, run_id: str) -> None:
+    """Drop a run's staging folder, once its partitions are published and registered."""
     files.delete(join(lake, STAGING, run_id))
 
 
-def recover(files: Files, lake: str) -> list[dict[str, Any]]:
-    """Finish runs that crashed after their commit point; discard ones that crashed before.
-    Returns the manifests rolled forward (their partitions still need registering)."""
-    rolled = []
+def recover(files: Files, lake: str, register: Registrar | None) -> int:
+    """Finish runs that crashed after their commit point (publish, register, clean up);
+    discard ones that crashed before it. Returns how many runs were rolled forward."""
+    rolled = 0
     for run_id in files.children(join(lake, STAGING), dirs=True):
         manifest_path = join(lake, STAGING, run_id, MANIFEST)
         if files.exists(manifest_path):
             manifest = json.loads(files.read_text(manifest_path))
             publish(files, lake, manifest)
-            rolled.append(manifest)
-        else:
-            files.delete(join(lake, STAGING, run_id))
+            register_manifest(register, manifest)
+            rolled += 1
+        finish(files, lake, run_id)
     return rolled
 
 
@@ -327,7 +332,8 @@ Registrar = Callable[[str, list[Partition]], None]
 
 
 def _glue_columns(table: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    data, parts = [], []
+    data: list[dict[str, str]] = []
+    parts: list[dict[str, str]] = []
     for c in table_specs()[table]:
         entry = {"Name": c["name"], "Type": c["glue"]}
         (parts if c["partition"] else data).append(entry)

@@ -204,8 +204,9 @@ def _reason() -> Any:
         ("missing_customer", _blank(c("customerid"))),
         ("bad_timestamp", c("invoicetimestamp").isNull()),
     ]
-    expr = F
-    for reason, condition in checks:
+    first, *rest = checks
+    expr = F.when(first[1], F.lit(first[0]))
+    for reason, condition in rest:
         expr = expr.when(condition, F.lit(reason))
     return expr.otherwise(F.lit(None).cast("string"))
 
