@@ -37,7 +37,9 @@ def generate(
     rate: Annotated[
         float | None, typer.Option(min=0.001, help="Order lines per second (default: unlimited).")
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Same seed, same orders.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Same seed, same orders (dated relative to now).")
+    ] = None,
     replay: Annotated[
         Path | None,
         typer.Option(
