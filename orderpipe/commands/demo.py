@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Annotated
 
@@ -37,6 +38,8 @@ def demo(
         plan = target.plan_up()
         target.apply(plan)
         stage["detail"] = f"{len(plan)} change(s)" if plan else "already up"
+    # The JVM takes seconds to start: let it boot while orders are generated and shipped.
+    threading.Thread(target=target.warm_up, name="warm-up", daemon=True).start()
     with console.stage(f"generate {orders:,} orders") as stage:
         stats = generator.write_orders(generator.synthetic_orders(orders, seed), target.log_dir)
         stage["detail"] = (

@@ -75,7 +75,9 @@ def generate(
     target = get_target(settings_of(ctx))
     if stop:
         stopped = target.stop_generator()
-        console.success(f"terminated {', '.join(stopped)}" if stopped else "no generator is running")
+        console.success(
+            f"terminated {', '.join(stopped)}" if stopped else "no generator is running"
+        )
         return
     if replay is None and ec2 is not False:
         remote = target.generate_remotely(count=count, rate=rate, seed=seed, requested=ec2)

@@ -96,6 +96,9 @@ class Target(ABC):
     @abstractmethod
     def status(self) -> dict[str, Any]: ...
 
+    def warm_up(self) -> None:  # noqa: B027  (a hook: only engines with a slow start need it)
+        """Start slow engines early (the local JVM), e.g. while the demo generates orders."""
+
     def ensure_up(self) -> None:  # noqa: B027  (a hook: most targets need nothing here)
         """Make what this machine needs before local work (the local target's folders)."""
 

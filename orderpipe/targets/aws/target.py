@@ -133,9 +133,8 @@ class AwsTarget(Target):
         return start_crawl(self.session, self.names, wait=wait, sleep=self.sleep)
 
     def run_transform(self, params: JobParams, wait: bool = True) -> dict[str, Any]:
-        from orderpipe.targets.aws.glue_run import run_job
-
         from orderpipe import console
+        from orderpipe.targets.aws.glue_run import run_job
 
         self._refresh_job_artifacts()
         seen: set[str] = set()

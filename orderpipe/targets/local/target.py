@@ -128,6 +128,11 @@ class LocalTarget(Target):
     def crawl_is_stale(self) -> bool:
         return crawler.is_stale(self.bucket("raw"), self._crawl_state)
 
+    def warm_up(self) -> None:
+        from orderpipe.spark import get_spark
+
+        get_spark(self.state_dir / "spark")
+
     def run_transform(self, params: JobParams, wait: bool = True) -> dict[str, Any]:
         self.require_home()
         if not crawler.raw_objects(self.bucket("raw")):
@@ -137,7 +142,7 @@ class LocalTarget(Target):
             )
         from orderpipe.spark import get_spark
 
-        spark = get_spark(self.state_dir / "spark")
+        spark = get_spark(self.state_dir / "spark")  # returns the warmed-up session if any
         job = _load_glue_script()
         run_id = f"jr_{datetime.now(UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
         started = time.time()
