@@ -1,7 +1,7 @@
 """The one order schema. Spark schema, Glue columns and Athena DDL are derived from here.
 
 The Glue job cannot import pydantic (Glue 6.0 does not ship it), so `table_specs()` renders the
-models as plain data; the job package carries that data as `schema.json` (see `jobspec.py`).
+models as plain data; the job package carries that data as `schema.json` (see `job_package.py`).
 """
 
 from __future__ import annotations
@@ -146,7 +146,8 @@ def spark_schema_json(cols: list[dict[str, Any]]) -> dict[str, Any]:
 
 def glue_columns(model: type[BaseModel]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """(Columns, PartitionKeys) for a Glue `TableInput`; partition keys are not repeated."""
-    data, parts = [], []
+    data: list[dict[str, str]] = []
+    parts: list[dict[str, str]] = []
     for c in columns(model):
         entry = {"Name": c["name"], "Type": c["glue"]}
         if c["comment"]:

@@ -101,8 +101,8 @@ def test_real_samples_replay_and_add_up_exactly(pipeline_home: Path, shared_data
     transformed, quarantined = table_counts(home)
     assert transformed + quarantined == expected
 
-    reasons = {r["reason"]: r["records"] for r in
-               json.loads(cli(home, "query", "missing-data", "--format", "json").stdout)}  # fmt: skip
+    missing = json.loads(cli(home, "query", "missing-data", "--format", "json").stdout)
+    reasons = {r["reason"]: r["records"] for r in missing}
     assert reasons["cancelled"] > 0 and reasons["missing_customer"] > 0
     assert sum(reasons.values()) == quarantined
     dates = query_json(home, "SELECT min(invoicedateonly) AS lo, max(invoicedateonly) AS hi "

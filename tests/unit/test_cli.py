@@ -42,7 +42,8 @@ def test_help_does_not_import_heavy_modules() -> None:
         "import sys\n"
         "from orderpipe.cli import app\n"
         "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('boto3', 'botocore', 'pyspark', 'duckdb', 'faker') if m in sys.modules]\n"
+        "heavy = [m for m in ('boto3', 'botocore', 'pyspark', 'duckdb', 'faker')"
+        " if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
