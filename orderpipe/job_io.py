@@ -235,6 +235,7 @@ def stage(df: Any, lake: str, run_id: str, table: str) -> None:
         df.repartition(*cols)
         .sortWithinPartitions(*cols, "recordid")
         .write.mode("overwrite")
+        .option("compression", "zstd")  # hex ids compress ~2× better than with snappy
         .partitionBy(*cols)
         .parquet(join(lake, STAGING, run_id, table))
     )

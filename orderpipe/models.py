@@ -166,5 +166,5 @@ def athena_ddl(table: str, database: str, location: str) -> str:
         f"PARTITIONED BY ({partitioned})\n"
         "STORED AS PARQUET\n"
         f"LOCATION '{location.rstrip('/')}/'\n"
-        "TBLPROPERTIES ('parquet.compression'='SNAPPY')"
+        "TBLPROPERTIES ('parquet.compression'='ZSTD')"
     )

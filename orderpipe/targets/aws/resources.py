@@ -393,7 +393,7 @@ class StackSpec:
             "Parameters": {
                 "classification": "parquet",
                 "EXTERNAL": "TRUE",
-                "parquet.compression": "SNAPPY",
+                "parquet.compression": "ZSTD",
                 "orderpipe:stack": self.stack,
             },
             "PartitionKeys": partition_keys,
