@@ -11,6 +11,7 @@ import typer
 from orderpipe import console
 from orderpipe.commands import settings_of
 from orderpipe.render import OutputFormat, bar_chart, print_result
+from orderpipe.settings import Settings
 from orderpipe.targets.base import JobParams
 
 CHARTED = {"regional-revenue", "peak-hours"}
@@ -68,7 +69,8 @@ def demo(
             print_result(result, OutputFormat.table, f"{named.name} — {named.help}")
     console.out.print()
     console.success(f"demo finished in {time.perf_counter() - started:.1f}s")
-    home = f" --home {settings.home}" if target.name == "local" else ""
+    custom_home = target.name == "local" and settings.home != Settings().home
+    home = f" --home {settings.home}" if custom_home else ""
     console.info(
         "Try next:\n"
         f"  orderpipe{home} query list\n"
