@@ -97,7 +97,7 @@ def translate(exc: BaseException, api: str = "", resource: str = "") -> Orderpip
         )
     if isinstance(exc, bx.NoRegionError):
         return OrderpipeError(
-            "No AWS region is set: pass --region, or set ORDERPIPE_REGION or AWS_REGION."
+            "No AWS region is set: pass --region, or set ORDERPIPE_REGION or AWS_DEFAULT_REGION."
         )
     if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ReadTimeoutError):
         return TransientError(
