@@ -33,7 +33,8 @@ class AwsSession:
             ) from None
         if session.region_name is None:
             raise OrderpipeError(
-                "No AWS region is set: pass --region, or set ORDERPIPE_REGION or AWS_DEFAULT_REGION."
+                "No AWS region is set: pass --region, or set ORDERPIPE_REGION or "
+                "AWS_DEFAULT_REGION."
             )
         if session.get_credentials() is None:
             raise OrderpipeError(
