@@ -84,6 +84,11 @@ def test_synthetic_orders_end_to_end_and_reruns_change_nothing(pipeline_home: Pa
     assert lines[0] == "invoiceno,customerid,country,invoicedate,lines,items,totalusd"
     assert len(lines) == 4
 
+    report = home.parent / "report.html"
+    cli(home, "report", "--out", str(report))
+    page = report.read_text()
+    assert page.count("<svg") >= 5 and "top-orders" in page and "missing-data" in page
+
     status = json.loads(cli(home, "status", "--format", "json").stdout)
     assert status["freshness"]["transformed_rows"] == transformed
     runs = cli(home, "transform", "status").stdout

@@ -52,7 +52,7 @@ def collect(target: LocalTarget) -> dict[str, Any]:
     rows = [
         _row("folder", target.home, "ready"),
         _row("logs", target.log_dir, "ready" if logs else "empty",
-             f"{len(logs)} files, {_human(_size(logs))}"),
+             f"{len(logs)} file(s), {_human(_size(logs))}"),
     ]  # fmt: skip
     pending = _unshipped_bytes(target, logs)
     rows.append(
