@@ -26,6 +26,7 @@ from orderpipe.transform import (
     REASONS,
     TRANSFORMED_TABLE,
     dedupe,
+    output_partition,
     parse_lines,
     partition_columns,
     quarantined,
@@ -110,7 +111,11 @@ def process_lines(
     # cached read of the lake to a later run in this session (cache lookup is by plan).
     cached: list[Any] = []
     try:
-        records = dedupe(parse_lines(lines)).persist(StorageLevel.MEMORY_AND_DISK)
+        # Hash-partitioned by output partition before the dedupe: the one shuffle of the run
+        # serves both the dedupe (copies of a record share a partition) and, when nothing has to
+        # be merged, the one-file-per-partition write.
+        parsed = parse_lines(lines).withColumn("_part", output_partition()).repartition("_part")
+        records = dedupe(parsed, ("_part",)).persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(records)
         outputs = {
             TRANSFORMED_TABLE: transformed(
@@ -150,7 +155,8 @@ def process_lines(
             if existing[table] is not None:  # rewrite only partitions that receive new rows
                 old = job_io.read_partitions(spark, files, lake_path, table, keys)
                 merged = merged.unionByName(old) if old is not None else merged
-            job_io.stage(merged, lake_path, run_id, table)
+            # Rows not joined with the lake are still clustered by output partition.
+            job_io.stage(merged, lake_path, run_id, table, clustered=not known)
         manifest = job_io.write_manifest(
             files, lake_path, run_id, TABLES, full_refresh=full_refresh
         )

@@ -228,14 +228,23 @@ def read_partitions(spark: Any, files: Files, lake: str, table: str, keys: list[
     return df.where(F.concat_ws("\u0000", *cols).isin(wanted))
 
 
-def stage(df: Any, lake: str, run_id: str, table: str) -> None:
-    """Write `df` as one Parquet file per partition under the run's staging folder."""
+def stage(df: Any, lake: str, run_id: str, table: str, *, clustered: bool = False) -> None:
+    """Write `df` as one Parquet file per partition under the run's staging folder.
+
+    `clustered`: every partition's rows are already in one Spark partition (the caller
+    hash-partitioned by them), so the shuffle is skipped."""
     cols = partition_columns(table)
     (
-        df.repartition(*cols)
+        (df if clustered else df.repartition(*cols))
         .sortWithinPartitions(*cols, "recordid")
         .write.mode("overwrite")
+        # A fresh folder per run: static overwrite skips the per-partition staging moves that
+        # the session's dynamic mode would do at commit.
+        .option("partitionOverwriteMode", "static")
         .option("compression", "zstd")  # hex ids compress ~2× better than with snappy
+        # Unique hex ids never fit a dictionary; trying first costs time and saves no bytes.
+        .option("parquet.enable.dictionary#recordid", "false")
+        .option("parquet.enable.dictionary#orderid", "false")
         .partitionBy(*cols)
         .parquet(join(lake, STAGING, run_id, table))
     )

@@ -136,39 +136,38 @@ def parse_lines(lines: Any) -> Any:
     )
     j = F.col("j")
     qty_text, price_text = j["Quantity"], j["UnitPrice"]
-    qty = F.when(qty_text.rlike(_INT_TEXT), F.expr("try_cast(j.Quantity as int)"))
-    price_dec = F.when(
-        price_text.rlike(_NUMBER_TEXT), F.expr("try_cast(j.UnitPrice as decimal(38,10))")
-    )
-    not_object = j.isNull() | j[_CORRUPT].isNotNull()
-    canonical = F.when(
-        not_object, F.concat(F.lit("v1|line:"), F.regexp_replace("value", r"\s+$", ""))
-    ).otherwise(
-        F.concat(
-            F.lit("v1|"),
-            *[
-                _rendered(
-                    F.coalesce(qty.cast("string"), qty_text)
-                    if name == "Quantity"
-                    else F.coalesce(price_dec.cast("string"), price_text)
-                    if name == "UnitPrice"
-                    else j[name]
-                )
-                for name in RAW_FIELDS
-            ],
-        )
-    )
-    typed = parsed.select(
+    # Two projections: the checked numbers become columns once, instead of being re-evaluated
+    # (regex, casts) in every branch of the canonical form that uses them.
+    fields = parsed.select(
         F.col("value").alias("raw_line"),
         "ingested_from",
         *[j[name].alias(name.lower()) for name in RAW_FIELDS],
-        qty.alias("quantity_int"),
-        F.when(price_dec.isNotNull(), F.expr("try_cast(j.UnitPrice as double)")).alias(
+        F.when(qty_text.rlike(_INT_TEXT), F.expr("try_cast(j.Quantity as int)")).alias(
+            "quantity_int"
+        ),
+        F.when(
+            price_text.rlike(_NUMBER_TEXT), F.expr("try_cast(j.UnitPrice as decimal(38,10))")
+        ).alias("_price_dec"),
+        (j.isNull() | j[_CORRUPT].isNotNull()).alias("_not_object"),
+    )
+    c = F.col
+    rendered = {name: c(name.lower()) for name in RAW_FIELDS}
+    rendered["Quantity"] = F.coalesce(c("quantity_int").cast("string"), c("quantity"))
+    rendered["UnitPrice"] = F.coalesce(c("_price_dec").cast("string"), c("unitprice"))
+    canonical = F.when(
+        c("_not_object"), F.concat(F.lit("v1|line:"), F.regexp_replace("raw_line", r"\s+$", ""))
+    ).otherwise(F.concat(F.lit("v1|"), *[_rendered(rendered[name]) for name in RAW_FIELDS]))
+    typed = fields.select(
+        "raw_line",
+        "ingested_from",
+        *[name.lower() for name in RAW_FIELDS],
+        "quantity_int",
+        F.when(c("_price_dec").isNotNull(), F.expr("try_cast(unitprice as double)")).alias(
             "unitprice_double"
         ),
-        parse_timestamp(j["InvoiceDate"]).alias("invoicetimestamp"),
+        parse_timestamp(c("invoicedate")).alias("invoicetimestamp"),
         F.sha2(canonical, 256).alias("recordid"),
-        not_object.alias("_not_object"),
+        "_not_object",
     )
     return typed.withColumn("reason", _reason()).drop("_not_object")
 
@@ -211,17 +210,49 @@ def _reason() -> Any:
     return expr.otherwise(F.lit(None).cast("string"))
 
 
-def dedupe(parsed: Any) -> Any:
+def dedupe(parsed: Any, cluster: tuple[str, ...] = ()) -> Any:
     """One row per recordid, with `copies` = how many times it was read. Of several copies the
-    one with the smallest (ingested_from, …) wins, so the choice never depends on timing."""
+    one with the smallest (ingested_from, raw_line) wins, so the choice never depends on timing
+    (copies equal in both are equal in every column: all derive from the line).
+
+    A window rather than min(struct(all columns)): one sort by recordid instead of a sort-based
+    aggregate on each side of the shuffle. `cluster`: columns that are functions of the record
+    (e.g. `_part`), added to the window key so a frame already hash-partitioned by them is not
+    shuffled again.
+    """
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    cols = ["ingested_from", *[c for c in parsed.columns if c not in ("recordid", "ingested_from")]]
+    # recordid first: its sort prefix tells rows apart (a `_part` prefix is shared by many).
+    by_id = Window.partitionBy("recordid", *cluster)
+    first = F.row_number().over(by_id.orderBy("ingested_from", "raw_line"))
     return (
-        parsed.groupBy("recordid")
-        .agg(F.min(F.struct(*cols)).alias("r"), F.count("*").alias("copies"))
-        .select("recordid", "r.*", "copies")
+        parsed.select("*", first.alias("_copy"), F.count("*").over(by_id).alias("copies"))
+        .where(F.col("_copy") == 1)
+        .drop("_copy")
     )
+
+
+def _country_partition() -> Any:
+    from pyspark.sql import functions as F
+
+    return F.trim(F.col("country"))
+
+
+def _date_partition() -> Any:
+    from pyspark.sql import functions as F
+
+    return F.date_format(F.col("invoicetimestamp"), "yyyy-MM-dd")
+
+
+def output_partition() -> Any:
+    """The output partition a parsed record lands in, as one string: its transformed_orders
+    partition values when clean, else its reason (quarantined_orders' partition). A function of
+    the record, so copies of one record always share it."""
+    from pyspark.sql import functions as F
+
+    clean = F.concat_ws("\u0000", _country_partition(), _date_partition())
+    return F.when(F.col("reason").isNull(), clean).otherwise(F.col("reason"))
 
 
 def _project(df: Any, table: str) -> Any:
@@ -256,8 +287,8 @@ def transformed(records: Any, *, fx_rate: float, high_value_threshold: float) ->
         .alias("ordertag"),
         ts.alias("invoicetimestamp"),
         "recordid",
-        F.trim(c("country")).alias("country_partition"),
-        F.date_format(ts, "yyyy-MM-dd").alias("date_partition"),
+        _country_partition().alias("country_partition"),
+        _date_partition().alias("date_partition"),
     )
     return _project(df, TRANSFORMED_TABLE)
 
