@@ -26,27 +26,6 @@ STREAM = "bench-orders"
 BUCKET = "bench-raw"
 
 
-class BotoFirehose:
-    """PutRecordBatch through boto3, per-record error codes as the agent expects them."""
-
-    max_batch_records = 500
-    max_batch_bytes = 4 * 1024 * 1024
-    max_record_bytes = 1000 * 1024
-
-    def __init__(self, client: Any, name: str) -> None:
-        self.client = client
-        self.name = name
-
-    def put_record_batch(self, records: Sequence[bytes]) -> list[str | None]:
-        answer = self.client.put_record_batch(
-            DeliveryStreamName=self.name, Records=[{"Data": r} for r in records]
-        )
-        return [r.get("ErrorCode") for r in answer["RequestResponses"]]
-
-    def close(self) -> None:
-        """Firehose buffers on its side; nothing to flush here."""
-
-
 class Counted:
     """Counts the PutRecordBatch calls a stream receives."""
 
@@ -76,6 +55,7 @@ def moto_firehose() -> tuple[Any, Callable[[], int], Callable[[], None]]:
     factory, a counter of delivered lines and a stopper."""
     from moto.server import ThreadedMotoServer
 
+    from orderpipe.targets.aws.firehose import FirehoseStream
     from orderpipe.targets.aws.session import AwsSession
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
@@ -94,7 +74,7 @@ def moto_firehose() -> tuple[Any, Callable[[], int], Callable[[], None]]:
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     firehose = session.client("firehose")
 
-    def fresh_stream(name: str) -> BotoFirehose:
+    def fresh_stream(name: str) -> Any:
         firehose.create_delivery_stream(
             DeliveryStreamName=name,
             DeliveryStreamType="DirectPut",
@@ -106,7 +86,7 @@ def moto_firehose() -> tuple[Any, Callable[[], int], Callable[[], None]]:
                 "BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": 60},
             },
         )
-        return BotoFirehose(firehose, name)
+        return FirehoseStream(session, name)
 
     def delivered_lines(prefix: str) -> int:
         total = 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import importlib.util
 import itertools
 import shutil
 import time
@@ -24,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orderpipe import transform
-from orderpipe.paths import GLUE_SCRIPT
+from orderpipe.paths import load_glue_script
 from orderpipe.transform import COUNTRY_REGION, OTHER_REGION, REASONS
 
 LINES_PER_OBJECT = 250_000
@@ -72,12 +71,7 @@ def _synthetic(rows: int, seed: int) -> Iterator[bytes]:
     return synthetic_orders(rows, seed=seed, start=START)
 
 
-def load_job() -> Any:
-    spec = importlib.util.spec_from_file_location("transform_order_history", GLUE_SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+load_job = load_glue_script
 
 
 def udf_region(country: Any) -> Any:

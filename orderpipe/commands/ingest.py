@@ -112,14 +112,10 @@ def ship(
     ] = False,
 ) -> None:
     """The agent: deliver the log folder beyond its checkpoint to the target's Firehose."""
-    from orderpipe.errors import NotReadyError
     from orderpipe.targets import get_target
 
     target = get_target(settings_of(ctx))
-    folder = log_dir or target.log_dir
-    if not Path(folder).is_dir():
-        raise NotReadyError(f"there is no log folder at {folder}: run `orderpipe generate` first.")
-    ship_logs(target, folder, follow)
+    ship_logs(target, log_dir, follow)
 
 
 def register(app: typer.Typer) -> None:

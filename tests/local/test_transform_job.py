@@ -7,7 +7,6 @@ a user would notice about it."""
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 from collections import Counter
 from datetime import datetime
@@ -18,7 +17,7 @@ import pytest
 
 from orderpipe import job_io
 from orderpipe.localcatalog import LocalCatalog
-from orderpipe.paths import GLUE_SCRIPT
+from orderpipe.paths import load_glue_script
 from orderpipe.transform import REASONS
 
 pytestmark = pytest.mark.spark
@@ -39,12 +38,7 @@ EXTRA = [
 ]  # fmt: skip
 
 
-def load_job() -> Any:
-    spec = importlib.util.spec_from_file_location("transform_order_history", GLUE_SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+load_job = load_glue_script
 
 
 def real_lines() -> list[str]:

@@ -52,6 +52,12 @@ ALREADY_EXISTS = {
 EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
 _DENIED_RESOURCE = re.compile(r"on resource:? (\S+)")
 
+NO_CREDENTIALS = (
+    "No usable AWS credentials: run `aws configure` (or `aws sso login`), or set "
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile."
+)
+NO_REGION = "No AWS region is set: pass --region, or set ORDERPIPE_REGION or AWS_DEFAULT_REGION."
+
 
 def error_code(exc: BaseException) -> str:
     response = getattr(exc, "response", None) or {}
@@ -91,14 +97,9 @@ def translate(exc: BaseException, api: str = "", resource: str = "") -> Orderpip
     if isinstance(exc, OrderpipeError):
         return exc
     if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
-        return OrderpipeError(
-            "No usable AWS credentials: run `aws configure` (or `aws sso login`), or set "
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile."
-        )
+        return OrderpipeError(NO_CREDENTIALS)
     if isinstance(exc, bx.NoRegionError):
-        return OrderpipeError(
-            "No AWS region is set: pass --region, or set ORDERPIPE_REGION or AWS_DEFAULT_REGION."
-        )
+        return OrderpipeError(NO_REGION)
     if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ReadTimeoutError):
         return TransientError(
             f"Cannot reach AWS ({exc}); check the network or AWS_ENDPOINT_URL and retry."

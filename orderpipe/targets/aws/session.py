@@ -11,6 +11,7 @@ from typing import Any
 
 from orderpipe import __version__
 from orderpipe.errors import OrderpipeError
+from orderpipe.targets.aws.errors import NO_CREDENTIALS, NO_REGION
 
 
 class AwsSession:
@@ -32,15 +33,9 @@ class AwsSession:
                 f"{self._profile}` or pass another --profile."
             ) from None
         if session.region_name is None:
-            raise OrderpipeError(
-                "No AWS region is set: pass --region, or set ORDERPIPE_REGION or "
-                "AWS_DEFAULT_REGION."
-            )
+            raise OrderpipeError(NO_REGION)
         if session.get_credentials() is None:
-            raise OrderpipeError(
-                "No AWS credentials found: run `aws configure` (or `aws sso login`), or set "
-                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile."
-            )
+            raise OrderpipeError(NO_CREDENTIALS)
         return session
 
     @cached_property

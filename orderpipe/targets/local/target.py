@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import time
@@ -15,7 +14,7 @@ from typing import Any
 
 from orderpipe.errors import JobFailed, NotReadyError, UsageError
 from orderpipe.localcatalog import LocalCatalog
-from orderpipe.paths import GLUE_SCRIPT
+from orderpipe.paths import load_glue_script
 from orderpipe.settings import BUCKET_ROLES, Settings
 from orderpipe.targets.base import (
     Action,
@@ -143,7 +142,7 @@ class LocalTarget(Target):
         from orderpipe.spark import get_spark
 
         spark = get_spark(self.state_dir / "spark")  # returns the warmed-up session if any
-        job = _load_glue_script()
+        job = load_glue_script()
         run_id = f"jr_{datetime.now(UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
         started = time.time()
         try:
@@ -196,12 +195,3 @@ class LocalTarget(Target):
         from orderpipe.targets.local.status import collect
 
         return collect(self)
-
-
-def _load_glue_script() -> Any:
-    """The Glue entry point, imported from its file as Glue would run it."""
-    spec = importlib.util.spec_from_file_location("transform_order_history", GLUE_SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
