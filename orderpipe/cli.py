@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 
 from orderpipe import __version__, console
 from orderpipe.errors import OrderpipeError
-from orderpipe.settings import Settings, TargetName, load_settings
+from orderpipe.settings import Settings, TargetName, config_file_error, load_settings
 
 
 class OrderpipeGroup(TyperGroup):
@@ -20,19 +20,42 @@ class OrderpipeGroup(TyperGroup):
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
-        except OrderpipeError as exc:
-            _report(ctx, exc, str(exc))
-            raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             console.error("interrupted.")
             raise typer.Exit(130) from None
-        except Exception as exc:  # a bug of ours: still one sentence, traceback with --debug
+        except Exception as exc:
             if type(exc).__module__.startswith(("click", "typer")):
                 raise  # usage errors, --help, Exit: the CLI framework's own flow
-            _report(
-                ctx, exc, f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)"
-            )
-            raise typer.Exit(1) from None
+            ours = _as_our_error(exc, ctx)
+            if ours is None:  # a bug of ours: still one sentence, traceback with --debug
+                message = f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)"
+                _report(ctx, exc, message)
+                raise typer.Exit(1) from None
+            _report(ctx, exc, str(ours))
+            raise typer.Exit(ours.exit_code) from None
+
+
+def _as_our_error(exc: Exception, ctx: typer.Context) -> OrderpipeError | None:
+    """Our sentence for `exc`: our own errors as they are; a full disk, a file-system failure or
+    an AWS client error (e.g. an unreachable endpoint) each turned into one."""
+    from orderpipe import errors
+
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else None
+    where = settings.home if settings is not None else Path.cwd()
+    if isinstance(exc, errors.DiskFull):
+        return exc
+    if errors.disk_full(exc):  # also when an engine only passed it on as text
+        filename = exc.filename if isinstance(exc, OSError) else None
+        return errors.disk_full_error(filename or where)
+    if isinstance(exc, OrderpipeError):
+        return exc
+    if isinstance(exc, OSError):
+        return errors.os_error(exc, where)
+    if type(exc).__module__.startswith("botocore"):
+        from orderpipe.targets.aws.errors import translate
+
+        return translate(exc)
+    return None
 
 
 def _report(ctx: typer.Context, exc: BaseException, message: str) -> None:
@@ -96,6 +119,8 @@ def main_options(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise typer.BadParameter(f"{first['msg']}", param_hint=where) from None
+    except (ValueError, OSError) as exc:  # orderpipe.toml is broken, binary or unreadable
+        raise config_file_error(exc) from None
     if ctx.obj.debug:
         import logging
 

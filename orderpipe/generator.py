@@ -15,6 +15,8 @@ above 100 USD, i.e. tags it `High` — a meaningful minority, not the rule.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
 import os
@@ -30,6 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from orderpipe.errors import DiskFull
 from orderpipe.replay import replay_orders
 
 __all__ = [
@@ -365,8 +368,24 @@ class LogWriter:
             self._open_file()
         data = b"".join(self._buffer)
         view = memoryview(data)
-        while view:
-            view = view[self._file.write(view) :]
+        before = self._file.tell()
+        try:
+            while view:
+                view = view[self._file.write(view) :]
+        except OSError as exc:
+            # Never leave a torn last line (a tailing agent would wait for its end forever).
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._file.fileno(), before)
+            self._buffer.clear()  # not written: closing must not try again
+            self._buffered = 0
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFull(
+                    f"the disk holding {self.log_dir} is full (no space left on device): the "
+                    f"{self.bytes_written:,} bytes of orders written before are whole lines and "
+                    "nothing was lost; free some space there, then run `orderpipe ship` to "
+                    "deliver them and generate again."
+                ) from exc
+            raise
         self.bytes_written += len(data)
         self._buffer.clear()
         self._buffered = 0

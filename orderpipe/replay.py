@@ -2,13 +2,16 @@
 
 Two passes over the file, each streaming: the first decides what the file is (CSV or NDJSON, text
 encoding, InvoiceDate formats, row count), the second emits one NDJSON line per input row. Nothing
-is dropped: a value that does not parse is passed on as it is, for the job to quarantine.
+is dropped: a value that does not parse is passed on as it is, for the job to quarantine — except
+an InvoiceDate the job would read month-first, which is marked so that it ends as `bad_timestamp`
+instead of with day and month swapped.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import io
 import json
 import logging
 import math
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from orderpipe.errors import ReplayError
+from orderpipe.jsonlines import loads_bounded
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,17 @@ FIELDS = (
     "Country",
 )
 OUTPUT_FORMAT = "%Y-%m-%d %H:%M:%S"
+# An InvoiceDate replay could not read that is a valid date when read month-first gets this prefix:
+# the job reads M/D/YYYY H:MM, so unmarked it might store the day as the month; marked, the job
+# cannot read it and quarantines it as `bad_timestamp`, the value kept after the prefix.
+UNREAD_DATE = "replay could not read: "
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 # A date the detector understands: year first (ISO, 4-digit year) or year last (2 or 4 digits),
 # '/' or '-' between the parts, an optional time H:MM[:SS[.fff]].
@@ -68,6 +83,7 @@ class ReplayPlan:
     encoding: str
     rows: int
     date_formats: tuple[str, ...] = ()  # the user's strptime formats, if any
+    ignored_columns: tuple[str, ...] = ()  # CSV columns beyond the eight fields
     # (separator, year digits) → True when day-first, for year-last dates.
     day_first: dict[tuple[str, int], bool] = field(default_factory=dict)
 
@@ -102,66 +118,79 @@ def _year(text: str) -> int:
 class _DateNormaliser:
     """Turns a raw InvoiceDate into `YYYY-MM-DD HH:MM:SS`, or returns it unchanged."""
 
-    def __init__(self, plan: ReplayPlan) -> None:
-        self.formats = plan.date_formats
-        self.day_first = plan.day_first
+    def __init__(
+        self, formats: Sequence[str] = (), day_first: dict[tuple[str, int], bool] | None = None
+    ) -> None:
+        self.formats = tuple(formats)
+        self.day_first = day_first or {}
         self._last: tuple[str, str] = ("", "")
 
     def __call__(self, value: str) -> str:
         if value == self._last[0]:  # the lines of an invoice share their date
             return self._last[1]
-        result = self._by_formats(value) if self.formats else self._detected(value)
+        result = self.read(value)
+        if result is None:
+            result = UNREAD_DATE + value if _month_first_date(value) else value
         self._last = (value, result)
         return result
 
-    def _by_formats(self, value: str) -> str:
-        text = value.strip()
-        for fmt in self.formats:
-            try:
-                return datetime.strptime(text, fmt).strftime(OUTPUT_FORMAT)
-            except ValueError:
-                continue
-        return value
+    def read(self, value: str) -> str | None:
+        """`YYYY-MM-DD HH:MM:SS`, or None when the value fits neither the formats nor the file's
+        detected shapes (year-first dates are always read: they are unambiguous)."""
+        if self.formats:
+            text = value.strip()
+            for fmt in self.formats:
+                try:
+                    return _stamp(datetime.strptime(text, fmt))
+                except ValueError:
+                    continue
+        return self._detected(value)
 
-    def _detected(self, value: str) -> str:
+    def _detected(self, value: str) -> str | None:
         m = _DATE.fullmatch(value)
         if m is None:
-            return value
+            return None
         a, sep, b, c, hour, minute, second = m.groups()
         try:
             if len(a) == 4:  # year first
                 if len(c) > 2:
-                    return value
+                    return None
                 year, month, day = int(a), int(b), int(c)
             elif len(a) <= 2 and len(c) in (2, 4):
                 first = self.day_first.get((sep, len(c)))
                 if first is None:
-                    return value
+                    return None
                 day, month = (int(a), int(b)) if first else (int(b), int(a))
                 year = _year(c)
             else:
-                return value
+                return None
             stamp = datetime(year, month, day, int(hour or 0), int(minute or 0), int(second or 0))
         except ValueError:
-            return value
-        return stamp.strftime(OUTPUT_FORMAT)
+            return None
+        return _stamp(stamp)
 
 
-def _decoded_lines(
-    raw: Iterable[bytes], encoding: str | None, path: Path, seen: dict[str, bool]
-) -> Iterator[str]:
-    """Lines as text; with no encoding given, decode as Latin-1 (structure and dates are ASCII)
-    while recording in `seen` whether the bytes are valid UTF-8 and cp1252."""
-    for number, line in enumerate(raw, 1):
-        if encoding is not None:
-            try:
-                yield line.decode(encoding)
-            except UnicodeDecodeError as exc:
-                raise ReplayError(
-                    f"{path} line {number} is not valid {encoding} ({exc.reason}); "
-                    "pass the file's real --encoding, or leave it out to detect it."
-                ) from None
-            continue
+def _month_first_date(value: str) -> bool:
+    """True when `value` reads as a valid date month-first (as the job reads M/D/YYYY)."""
+    m = _DATE.fullmatch(value)
+    if m is None or len(m.group(1)) > 2:
+        return False
+    try:
+        datetime(_year(m.group(4)), int(m.group(1)), int(m.group(3)))
+    except ValueError:
+        return False
+    return True
+
+
+def _stamp(moment: datetime) -> str:
+    """`YYYY-MM-DD HH:MM:SS` with a four-digit year also before 1000 (strftime writes `999`)."""
+    return f"{moment.year:04d}-{moment:%m-%d %H:%M:%S}"
+
+
+def _decoded_lines(raw: Iterable[bytes], seen: dict[str, bool]) -> Iterator[str]:
+    """Lines decoded as Latin-1 (structure and dates are ASCII) while recording in `seen` whether
+    the bytes are valid UTF-8 and cp1252, to pick the encoding afterwards."""
+    for line in raw:
         if not line.isascii():
             if seen["utf-8"]:
                 try:
@@ -246,11 +275,47 @@ def _observe(shapes: dict[tuple[str, int], _Shape], value: str) -> None:
         info.example = value
 
 
+def _check_formats(date_formats: Sequence[str]) -> None:
+    for fmt in date_formats:
+        try:
+            datetime.strptime("", fmt)
+        except ValueError as exc:
+            if "does not match" not in str(exc):  # a bad directive (`%Q`), a stray `%`
+                raise ReplayError(
+                    f"--date-format {fmt!r} is not a strptime format ({exc}); use codes such as "
+                    "'%d/%m/%Y %H:%M'."
+                ) from None
+
+
+def _sniff_encoding(head: bytes) -> str | None:
+    """The encoding a byte-order mark (or UTF-16's zero bytes) announces, if any."""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name
+    if len(head) >= 2 and head.count(0) * 3 >= len(head):  # ASCII text in UTF-16, no BOM
+        return "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
+    return None
+
+
+def _text_lines(text: Iterable[str], path: Path, encoding: str) -> Iterator[str]:
+    """Lines of a file opened as text, a decoding error turned into a clear one."""
+    number = 0
+    try:
+        for number, line in enumerate(text, 1):
+            yield line.lstrip("\ufeff") if number == 1 else line
+    except UnicodeDecodeError as exc:
+        raise ReplayError(
+            f"{path} line {number + 1} is not valid {encoding} ({exc.reason}); "
+            "pass the file's real --encoding, or leave it out to detect it."
+        ) from None
+
+
 def plan_replay(
     path: Path, date_formats: Sequence[str] = (), encoding: str | None = None
 ) -> ReplayPlan:
     """Read the file once to detect its kind, encoding, date formats and row count."""
     path = Path(path)
+    _check_formats(date_formats)
     if encoding is not None:
         try:
             codecs.lookup(encoding)
@@ -258,32 +323,45 @@ def plan_replay(
             raise ReplayError(
                 f"unknown --encoding {encoding!r}; use a Python codec name such as utf-8 or cp1252."
             ) from None
+    csv.field_size_limit(2**31 - 1)  # fields of any size (the default stops at 128 KiB)
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise ReplayError(f"cannot read {path}: {exc.strerror}.") from None
     seen = {"utf-8": True, "cp1252": True}
     shapes: dict[tuple[str, int], _Shape] = {}
+    dates = _DateCheck(date_formats)
     rows = 0
+    ignored: tuple[str, ...] = ()
     with handle:
         head = handle.read(4096)
-        bom = head.startswith(b"\xef\xbb\xbf")
-        first = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        sniffed = _sniff_encoding(head)
+        if encoding is None or (sniffed == "utf-8-sig" and codecs.lookup(encoding).name == "utf-8"):
+            encoding = sniffed or encoding
+        first = head.decode(encoding or "latin-1", "ignore").lstrip("\ufeff \t\r\n")
         if not first:
             raise ReplayError(f"{path} is empty: there are no orders to replay.")
-        kind = "ndjson" if first.startswith(b"{") else "csv"
-        handle.seek(len(b"\xef\xbb\xbf") if bom else 0)
-        lines = _decoded_lines(handle, encoding, path, seen)
+        kind = "ndjson" if first.startswith("{") else "csv"
+        handle.seek(0)
+        lines: Iterator[str]
+        if encoding is None:
+            lines = _decoded_lines(handle, seen)
+        else:
+            text = io.TextIOWrapper(handle, encoding=encoding, newline="")
+            lines = _text_lines(text, path, encoding)
         if kind == "csv":
             reader = csv.reader(lines)
             try:
-                date_at = _header_columns(next(reader), path)[FIELDS.index("InvoiceDate")]
+                header = next(reader)
+                at = _header_columns(header, path)
+                date_at = at[FIELDS.index("InvoiceDate")]
+                ignored = tuple(name for i, name in enumerate(header) if i not in at and name)
                 for row in reader:
                     if not row:
                         continue
                     rows += 1
-                    if not date_formats and date_at < len(row):
-                        _observe(shapes, row[date_at])
+                    if date_at < len(row):
+                        dates.observe(shapes, row[date_at])
             except csv.Error as exc:
                 raise ReplayError(
                     f"{path} line {reader.line_num} is not readable CSV ({exc}); "
@@ -294,25 +372,52 @@ def plan_replay(
                 if not line.strip():
                     continue
                 rows += 1
-                m = _NDJSON_DATE.search(line)
-                if m and not date_formats:
-                    _observe(shapes, m.group(1))
+                m = _NDJSON_DATE.search(line, 0, 64 * 1024)
+                if m:
+                    dates.observe(shapes, m.group(1))
     if rows == 0:
         raise ReplayError(f"{path} holds a header but no orders to replay.")
     if encoding is None:
         encoding = next((e for e in ("utf-8", "cp1252") if seen[e]), "latin-1")
-        if bom and encoding == "utf-8":
-            encoding = "utf-8-sig"
+    dates.require_some(path)
     plan = ReplayPlan(
         path=path,
         kind=kind,
         encoding=encoding,
         rows=rows,
         date_formats=tuple(date_formats),
+        ignored_columns=ignored,
         day_first=_decide(path, shapes) if not date_formats else {},
     )
     log.info("replaying %s: %s", path, plan.describe())
     return plan
+
+
+class _DateCheck:
+    """During detection: the date shapes (no --date-format), or whether the user's formats read
+    any of the file's dates (a format that reads none is surely the wrong one)."""
+
+    def __init__(self, date_formats: Sequence[str]) -> None:
+        self.formats = tuple(date_formats)
+        self.normaliser = _DateNormaliser(self.formats)
+        self.read_one = not self.formats
+        self.example = ""
+
+    def observe(self, shapes: dict[tuple[str, int], _Shape], value: str) -> None:
+        if not self.formats:
+            _observe(shapes, value)
+        elif not self.read_one and value.strip():
+            self.example = self.example or value.strip()
+            self.read_one = self.normaliser.read(value) is not None
+
+    def require_some(self, path: Path) -> None:
+        if not self.read_one:
+            given = " ".join(f"--date-format {f!r}" for f in self.formats)
+            raise ReplayError(
+                f"{path}: {given} reads none of the file's InvoiceDate values (like "
+                f"{self.example!r}); give the format they are written in, or leave it out to "
+                "detect it."
+            )
 
 
 def _quantity(value: Any) -> Any:
@@ -351,7 +456,7 @@ def _dump(record: dict[str, Any]) -> bytes:
 
 def _emit_csv(plan: ReplayPlan, normalise: _DateNormaliser) -> Iterator[bytes]:
     with plan.path.open(encoding=plan.encoding, newline="") as text:
-        reader = csv.reader(text)
+        reader = csv.reader(_text_lines(text, plan.path, plan.encoding))
         at = _header_columns(next(reader), plan.path)
         for row in reader:
             if not row:
@@ -374,14 +479,11 @@ def _emit_csv(plan: ReplayPlan, normalise: _DateNormaliser) -> Iterator[bytes]:
 
 def _emit_ndjson(plan: ReplayPlan, normalise: _DateNormaliser) -> Iterator[bytes]:
     with plan.path.open(encoding=plan.encoding, newline="") as text:
-        for line in text:
+        for line in _text_lines(text, plan.path, plan.encoding):
             body = line.rstrip("\r\n")
             if not body.strip():
                 continue
-            try:
-                record = json.loads(body)
-            except ValueError:
-                record = None
+            record = loads_bounded(body)  # None: not JSON, or too long or deep to be an order
             if not isinstance(record, dict):
                 yield body.encode() + b"\n"  # passed on as it is; the job quarantines it
                 continue
@@ -404,6 +506,10 @@ def replay_orders(
     Detection runs now, so a file that cannot be replayed raises `ReplayError` at the call; the
     returned iterator then streams the rows.
     """
-    plan = plan_replay(path, date_formats, encoding)
-    normalise = _DateNormaliser(plan)
+    return replay_lines(plan_replay(path, date_formats, encoding))
+
+
+def replay_lines(plan: ReplayPlan) -> Iterator[bytes]:
+    """The rows of a planned replay as raw-record NDJSON lines."""
+    normalise = _DateNormaliser(plan.date_formats, plan.day_first)
     return _emit_csv(plan, normalise) if plan.kind == "csv" else _emit_ndjson(plan, normalise)

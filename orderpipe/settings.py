@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from orderpipe.errors import UsageError
+
 CONFIG_FILE = "orderpipe.toml"
 
 
@@ -73,6 +75,19 @@ class Settings(BaseSettings):
 def load_settings(**flags: Any) -> Settings:
     """Settings from flags given on the command line (None means 'not given')."""
     return Settings(**{k: v for k, v in flags.items() if v is not None})
+
+
+def config_file_error(exc: ValueError | OSError) -> UsageError:
+    """One sentence naming orderpipe.toml, and the line, for a file that cannot be read as TOML."""
+    path = Path(CONFIG_FILE).absolute()
+    if isinstance(exc, UnicodeDecodeError):
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        reason = f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} on line {line})"
+    elif isinstance(exc, OSError):
+        reason = f"cannot be read ({exc.strerror or exc})"
+    else:  # tomllib.TOMLDecodeError says "… (at line L, column C)"
+        reason = f"is not valid TOML: {exc}"
+    return UsageError(f"{path} {reason}; fix the file or move it away, then run again.")
 
 
 @dataclass(frozen=True)

@@ -164,21 +164,47 @@ def _fingerprint(fd: int, size: int) -> tuple[str, int]:
     return hashlib.sha256(os.pread(fd, length, 0)).hexdigest(), length
 
 
+_ENTRY_TYPES = {"dev": int, "ino": int, "fp": str, "fp_len": int, "name": str, "offset": int}
+
+
+def read_checkpoints(path: Path) -> dict[str, dict[str, Any]]:
+    """The agent's per-file checkpoints ({} before its first run); a file that is not what the
+    agent writes is one clear error, never a crash halfway through shipping."""
+    if not path.exists():
+        return {}
+    try:
+        files = json.loads(path.read_bytes())["files"]
+        if not isinstance(files, dict):
+            raise TypeError("'files' is not an object")
+        for key, entry in files.items():
+            if not isinstance(entry, dict) or not all(
+                isinstance(entry.get(k), t) for k, t in _ENTRY_TYPES.items()
+            ):
+                raise TypeError(f"the entry {key!r} lacks {', '.join(_ENTRY_TYPES)}")
+    except (ValueError, KeyError, TypeError) as exc:
+        reason = "not JSON" if isinstance(exc, ValueError) else str(exc)
+        raise OrderpipeError(
+            f"the agent's checkpoints in {path} are unreadable ({reason}); move the file away "
+            "to ship everything again (the job removes duplicates)."
+        ) from None
+    return files
+
+
+def dead_letters(state_dir: Path) -> tuple[int, Path]:
+    """How many lines the agent set aside as over Firehose's record limit, and where they are
+    kept (one file each), for `status` and a run's accounting."""
+    folder = Path(state_dir) / DEAD_LETTER
+    count = sum(1 for p in folder.glob("*.line")) if folder.is_dir() else 0
+    return count, folder
+
+
 class _Checkpoints:
     """Per file: dev, ino, fingerprint, name and the acknowledged offset; saved atomically."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.files: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, dict[str, Any]] = read_checkpoints(path)
         self._saved = b""
-        if path.exists():
-            try:
-                self.files = json.loads(path.read_bytes())["files"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise OrderpipeError(
-                    f"the agent's checkpoints in {path} are unreadable ({exc}); move the file "
-                    "away to ship everything again (the job removes duplicates)."
-                ) from None
 
     def save(self) -> None:
         data = json.dumps({"version": 1, "files": self.files}, indent=1).encode()

@@ -32,7 +32,7 @@ def demo(
     target = get_target(settings)
     started = time.perf_counter()
     console.info(
-        f"[bold]orderpipe demo[/] on the {target.name} target, stack {target.names.stack!r}"
+        f"orderpipe demo on the {target.name} target, stack {target.names.stack!r}", style="bold"
     )
 
     with console.stage("up") as stage:

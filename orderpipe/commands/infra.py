@@ -6,11 +6,12 @@ import json
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from orderpipe import console
 from orderpipe.commands import settings_of
-from orderpipe.render import OutputFormat, plain
+from orderpipe.render import OutputFormat, plain, text_table
 from orderpipe.targets.base import Action
 
 
@@ -21,7 +22,8 @@ def plan_table(plan: list[Action], title: str) -> Table:
     style = {"create": "green", "update": "yellow", "upload": "yellow", "delete": "red"}
     for action in plan:
         color = style.get(action.verb, "dim")
-        table.add_row(f"[{color}]{action.verb}[/]", action.resource, action.api, action.reason)
+        cells = (escape(str(v)) for v in (action.resource, action.api, action.reason))
+        table.add_row(f"[{color}]{escape(action.verb)}[/]", *cells)
     return table
 
 
@@ -41,7 +43,7 @@ def up(
             f"{target.name} target {target.names.stack!r} is up to date; nothing to do."
         )
         return
-    console.err.print(plan_table(plan, f"Plan for {target.name} stack {target.names.stack!r}"))
+    console.err.print(plan_table(plan, f"Plan for {target.name} stack {target.names.stack}"))
     if dry_run:
         console.info(f"{len(plan)} change(s) planned; --dry-run, so nothing was changed.")
         return
@@ -92,7 +94,7 @@ def runs_table(runs: list[dict[str, Any]], title: str = "Transform runs") -> Tab
     for column in ("run", "started (UTC)", "took", "read", "transformed", "quarantined", "outcome"):
         table.add_column(column, justify="right" if column in {"took", "read"} else "left")
     for run in runs:
-        table.add_row(*_run_row(run))
+        table.add_row(*(escape(cell) for cell in _run_row(run)))
     return table
 
 
@@ -109,13 +111,11 @@ def status(
     if fmt is OutputFormat.json:
         console.out.file.write(json.dumps(report, default=plain, indent=1) + "\n")
         return
-    table = Table(title=f"orderpipe status — {report.get('target')}", title_justify="left",
-                  title_style="bold")  # fmt: skip
-    for column in ("kind", "name", "state", "detail"):
-        table.add_column(column)
-    for row in report.get("resources", []):
-        table.add_row(row["kind"], row["name"], row["state"], row.get("detail", ""))
-    console.out.print(table)
+    rows = [
+        [r["kind"], r["name"], r["state"], r.get("detail", "")] for r in report.get("resources", [])
+    ]
+    title = f"orderpipe status — {report.get('target')}"
+    console.out.print(text_table(title, ("kind", "name", "state", "detail"), rows))
     if report.get("message"):
         console.info(report["message"])
     if report.get("runs"):

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 import typer
 
 from orderpipe import console
-from orderpipe.commands import settings_of
+from orderpipe.commands import finite_rate, settings_of
 from orderpipe.render import key_values
 
 
 def ship_logs(target: Any, log_dir: Path | None = None, follow: bool = False) -> Any:
     """Run the agent over the log folder into the target's delivery stream; print its numbers."""
+    from orderpipe.shipper import DEAD_LETTER
     from orderpipe.shipper import ship as run_agent
 
     stats = run_agent(
@@ -26,7 +27,12 @@ def ship_logs(target: Any, log_dir: Path | None = None, follow: bool = False) ->
         f"shipped {stats.lines:,} lines in {stats.records:,} records "
         f"({stats.bytes / 1e6:,.1f} MB, billed/payload {stats.billed_ratio:.3f}) "
         f"in {stats.seconds:.1f}s"
-        + (f"; {stats.dead_letters} oversize line(s) dead-lettered" if stats.dead_letters else "")
+        + (
+            f"; {stats.dead_letters} line(s) over Firehose's record limit set aside in "
+            f"{target.state_dir / 'agent' / DEAD_LETTER}"
+            if stats.dead_letters
+            else ""
+        )
     )
     return stats
 
@@ -35,7 +41,8 @@ def generate(
     ctx: typer.Context,
     count: Annotated[int, typer.Option(min=1, help="How many synthetic order lines.")] = 10_000,
     rate: Annotated[
-        float | None, typer.Option(min=0.001, help="Order lines per second (default: unlimited).")
+        float | None,
+        typer.Option(callback=finite_rate, help="Order lines per second (default: unlimited)."),
     ] = None,
     seed: Annotated[
         int | None, typer.Option(help="Same seed, same orders (dated relative to now).")
@@ -84,14 +91,22 @@ def generate(
         if remote is not None:
             console.out.print(key_values("Generator instance", remote))
             return
-    target.ensure_up()
     if replay is not None:
-        lines = generator.replay_orders(replay, date_formats=date_format or (), encoding=encoding)
+        from orderpipe import replay as replaying
+
+        plan = replaying.plan_replay(replay, date_formats=date_format or (), encoding=encoding)
+        if plan.ignored_columns:
+            console.warn(
+                f"{replay.name}: ignoring column(s) {', '.join(plan.ignored_columns)} "
+                "(an order has only the eight fields InvoiceNo … Country)."
+            )
+        lines = replaying.replay_lines(plan)
         what = f"replaying {replay.name}"
     else:
         lines = generator.synthetic_orders(count, seed)
         what = f"generating {count:,} orders"
-    with console.progress_bar(what, total=None if replay else count) as advance:
+    target.ensure_up()
+    with console.progress_bar(what, total=plan.rows if replay else count) as advance:
         stats = generator.write_orders(lines, target.log_dir, rate=rate, on_progress=advance)
     console.success(
         f"wrote {stats.orders:,} orders ({stats.bytes / 1e6:,.1f} MB in {stats.files} file(s)) "

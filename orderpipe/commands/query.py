@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 from typer.core import TyperGroup
 
 from orderpipe import console
 from orderpipe.commands import settings_of
-from orderpipe.render import OutputFormat, bar_chart, print_result
+from orderpipe.render import OutputFormat, bar_chart, print_result, text_table
 
 
 class NamedQueryGroup(TyperGroup):
@@ -44,7 +43,7 @@ def _run(ctx: typer.Context, sql: str, params: list[Any], fmt: OutputFormat, tit
     scanned = ""
     if result.bytes_scanned is not None:
         scanned = f", {result.bytes_scanned / 1e6:,.1f} MB scanned (${result.cost_usd or 0:.4f})"
-    console.info(f"[dim]{len(result.rows):,} row(s) in {result.seconds:.2f}s{scanned}[/]")
+    console.info(f"{len(result.rows):,} row(s) in {result.seconds:.2f}s{scanned}", style="dim")
 
 
 @query_app.command("run", hidden=True)
@@ -75,12 +74,11 @@ def list_queries() -> None:
     """The named queries and their parameters."""
     from orderpipe import queries
 
-    table = Table(title="Named queries", title_justify="left", title_style="bold")
-    for column in ("name", "what", "params"):
-        table.add_column(column)
-    for q in queries.load().values():
-        table.add_row(q.name, q.help, ", ".join(f"{k}={v}" for k, v in q.defaults.items()))
-    console.out.print(table)
+    rows = [
+        (q.name, q.help, ", ".join(f"{k}={v}" for k, v in q.defaults.items()))
+        for q in queries.load().values()
+    ]
+    console.out.print(text_table("Named queries", ("name", "what", "params"), rows))
 
 
 @query_app.command("sql")
@@ -94,6 +92,13 @@ def adhoc_sql(
 ) -> None:
     """Run ad-hoc SQL over transformed_orders and quarantined_orders."""
     from orderpipe import queries
+    from orderpipe.errors import UsageError
+
+    if not sql.replace(";", " ").strip():
+        raise UsageError(
+            "the SQL is empty: give one statement, e.g. "
+            '`orderpipe query sql "SELECT count(*) FROM transformed_orders"`.'
+        )
 
     text, values = queries.bind(sql, queries.parse_params(param or []))
     _run(ctx, text, values, fmt, "query")

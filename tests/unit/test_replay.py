@@ -161,11 +161,15 @@ def test_date_formats_take_the_first_that_parses() -> None:
     ]
 
 
-def test_a_row_no_format_fits_is_emitted_unchanged() -> None:
+def test_a_row_no_format_fits_never_reaches_the_job_readable_month_first() -> None:
     records = replay("date_shapes.csv", ["%d/%m/%Y %H:%M"])
     assert len(records) == 14
     assert records[0]["InvoiceDate"] == "2011-01-13 09:05:00"
-    assert records[3]["InvoiceDate"] == "01/13/11 09:05"  # left for the job: bad_timestamp
+    # Not day-first, but a valid date month-first: marked, so the job quarantines it
+    # (bad_timestamp) instead of guessing; the value stays readable after the mark.
+    assert records[3]["InvoiceDate"] == "replay could not read: 01/13/11 09:05"
+    assert records[2]["InvoiceDate"] == "31/02/2011 10:00"  # no date either way: as it is
+    assert records[9]["InvoiceDate"] == "2011-04-05 06:07:08"  # year-first is never ambiguous
 
 
 def test_dates_mixing_both_orders_in_one_shape_are_refused(tmp_path: Path) -> None:
@@ -258,3 +262,74 @@ def test_real_tail_file_replays_every_row_with_the_date_formats(shared_data: Pat
 def test_an_unknown_encoding_is_a_usage_error() -> None:
     with pytest.raises(ReplayError, match="unknown --encoding 'klingon'"):
         replay_orders(FIXTURES / "latin1_crlf.csv", encoding="klingon")
+
+
+HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+
+
+@pytest.mark.parametrize("fmt", ["%Q", "%d/%m/%Y %", "%H:%M %Q"])
+def test_a_date_format_with_an_unknown_directive_is_a_usage_error(fmt: str) -> None:
+    with pytest.raises(ReplayError, match="is not a strptime format") as caught:
+        plan_replay(FIXTURES / "retail_head_sample.csv", [fmt])
+    assert caught.value.exit_code == 2
+
+
+def test_a_date_format_that_reads_none_of_the_dates_is_a_usage_error() -> None:
+    # The real head sample is day-first; '%Y.%m.%d' fits none of it.
+    with pytest.raises(ReplayError, match="reads none of the file's InvoiceDate") as caught:
+        plan_replay(FIXTURES / "retail_head_sample.csv", ["%Y.%m.%d"])
+    assert caught.value.exit_code == 2
+
+
+def test_years_before_1000_keep_four_digits(tmp_path: Path) -> None:
+    path = tmp_path / "old.csv"
+    path.write_text(
+        f"{HEADER}\n1,A,x,1,0999-01-02 03:04:05,1.0,1,EIRE\n2,A,x,1,0001-01-01,1,1,EIRE\n"
+    )
+    assert [r["InvoiceDate"] for r in replay(path)] == [
+        "0999-01-02 03:04:05",
+        "0001-01-01 00:00:00",
+    ]
+    by_format = replay(path, ["%Y-%m-%d %H:%M:%S"])
+    assert by_format[0]["InvoiceDate"] == "0999-01-02 03:04:05"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "given"),
+    [("utf-16", None), ("utf-16", "utf-16"), ("utf-16-le", None), ("utf-16-le", "utf-16-le"),
+     ("utf-8-sig", None), ("utf-8-sig", "utf-8")],
+)  # fmt: skip
+def test_utf16_and_bom_files_replay(tmp_path: Path, encoding: str, given: str | None) -> None:
+    rows = [f"{HEADER}", "1,A,Café “x”,1,2011-01-02 03:04:05,1.0,1,Österreich"]
+    for kind, text in (("csv", "\r\n".join(rows) + "\r\n"), ("ndjson", NDJSON_CAFE)):
+        path = tmp_path / f"orders.{kind}"
+        path.write_bytes(text.encode(encoding))
+        records = replay(path, encoding=given)
+        assert len(records) == 1 and records[0]["Description"] == "Café “x”", kind
+        assert records[0]["InvoiceDate"] == "2011-01-02 03:04:05"
+
+
+NDJSON_CAFE = json.dumps(
+    {"InvoiceNo": "1", "StockCode": "A", "Description": "Café “x”", "Quantity": 1,
+     "InvoiceDate": "02/01/2011 03:04", "UnitPrice": 1.0, "CustomerID": "1", "Country": "EIRE"},
+    ensure_ascii=False,
+).replace("02/01/2011 03:04", "2011-01-02 03:04:05") + "\n"  # fmt: skip
+
+
+def test_csv_fields_of_any_size_and_extra_columns_are_named(tmp_path: Path) -> None:
+    big = "x" * 300_000  # over the csv module's default 128 KiB field limit
+    path = tmp_path / "big.csv"
+    path.write_text(f"{HEADER},Note,\n1,A,{big},1,2011-01-02 03:04:05,1.0,1,EIRE,hi,\n")
+    assert plan_replay(path).ignored_columns == ("Note",)
+    assert replay(path)[0]["Description"] == big
+
+
+def test_a_deeply_nested_ndjson_line_is_passed_on_as_a_line(tmp_path: Path) -> None:
+    nested = '{"InvoiceNo": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    good = NDJSON_CAFE.strip()
+    path = tmp_path / "nested.ndjson"
+    path.write_text(f"{good}\n{nested}\n{good}\n")
+    lines = list(replay_orders(path))
+    assert len(lines) == 3
+    assert lines[1] == nested.encode() + b"\n"  # as it is: the job quarantines it (malformed)
+    assert json.loads(lines[2])["Description"] == "Café “x”"

@@ -89,7 +89,16 @@ class AwsTarget(Target):
         Executor(self.session, sleep=self.sleep, show=self.show_progress).run(plan)
 
     def status(self) -> dict[str, Any]:
-        return collect(self.reader)
+        from orderpipe.shipper import dead_letters
+
+        report = collect(self.reader)
+        count, folder = dead_letters(self.state_dir / "agent")  # `generate --here` / `ship`
+        if count:
+            report["resources"].append(
+                {"kind": "agent", "name": "dead-letter", "state": f"{count:,} line(s)",
+                 "detail": f"over Firehose's record limit, kept in {folder}"}
+            )  # fmt: skip
+        return report
 
     # pipeline ---------------------------------------------------------------------------
     def bucket(self, role: str) -> str:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import gzip
 import json
 import time
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from orderpipe.jsonlines import MAX_LINE_BYTES, loads_bounded
 from orderpipe.localcatalog import LocalCatalog
 from orderpipe.settings import RAW_PREFIX
 from orderpipe.targets.base import CrawlResult
@@ -33,25 +36,37 @@ def fingerprint(objects: list[Path]) -> str:
     return f"{len(objects)}:{newest}"
 
 
+def _sample_lines(path: Path, lines: int) -> Iterator[bytes]:
+    """Up to `lines` lines of one object, each at most MAX_LINE_BYTES (a longer line is skipped
+    without being held); an object that cannot be read to the end yields what it could."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            for _ in range(lines):
+                line = handle.readline(MAX_LINE_BYTES + 1)
+                if not line:
+                    return
+                if len(line) <= MAX_LINE_BYTES:
+                    yield line
+                    continue
+                while line and not line.endswith(b"\n"):  # skip the rest of the long line
+                    line = handle.readline(MAX_LINE_BYTES)
+    except (OSError, EOFError, zlib.error):
+        return  # truncated or not gzip: the job reports the object; the sample goes on
+
+
 def _sample_columns(objects: list[Path], lines: int = 200) -> list[dict[str, str]]:
     """Infer columns from the first records of the newest objects, Glue-crawler style."""
     seen: dict[str, str] = {}
     for path in reversed(objects[-5:]):
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-            for _, line in zip(range(lines), handle, strict=False):
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if not isinstance(record, dict):
-                    continue
-                for key, value in record.items():
-                    kind = _JSON_TO_GLUE.get(type(value))
-                    if kind and seen.get(key) in (None, "bigint"):
-                        seen[key] = (
-                            "double" if {seen.get(key), kind} == {"bigint", "double"} else kind
-                        )
+        for line in _sample_lines(path, lines):
+            record = loads_bounded(line)
+            if not isinstance(record, dict):
+                continue
+            for key, value in record.items():
+                kind = _JSON_TO_GLUE.get(type(value))
+                if kind and seen.get(key) in (None, "bigint"):
+                    seen[key] = "double" if {seen.get(key), kind} == {"bigint", "double"} else kind
     return [{"Name": name.lower(), "Type": kind} for name, kind in seen.items()]
 
 

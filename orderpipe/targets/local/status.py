@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,18 +28,45 @@ def _row(kind: str, name: Any, state: str, detail: str = "") -> dict[str, str]:
     return {"kind": kind, "name": str(name), "state": state, "detail": detail}
 
 
-def _unshipped_bytes(target: LocalTarget, logs: list[Path]) -> int | None:
-    """Bytes of the log folder past the agent's checkpoints (None if it never ran)."""
-    checkpoints = target.state_dir / "agent" / "checkpoints.json"
-    if not checkpoints.exists():
-        return None
+def _agent_rows(target: LocalTarget, logs: list[Path]) -> list[dict[str, str]]:
+    """The agent: how far it shipped each log, a last line still waiting for its end, and the
+    lines it set aside as over Firehose's record limit."""
+    from orderpipe.errors import OrderpipeError
+    from orderpipe.shipper import CHECKPOINTS, dead_letters, read_checkpoints
+
+    agent_dir = target.state_dir / "agent"
+    if not (agent_dir / CHECKPOINTS).exists():
+        return [_row("agent", "checkpoints", "never ran")]
     try:
-        data = json.loads(checkpoints.read_text())
-    except ValueError:
-        return None
-    files = data.get("files", data) if isinstance(data, dict) else {}
-    shipped = sum(int(v.get("offset", 0)) for v in files.values() if isinstance(v, dict))
-    return max(0, _size(logs) - shipped)
+        files = read_checkpoints(agent_dir / CHECKPOINTS)
+    except OrderpipeError as exc:
+        return [_row("agent", "checkpoints", "unreadable", str(exc))]
+    shipped = {entry["name"]: entry["offset"] for entry in files.values()}
+    pending, notes = 0, []
+    for log in logs:
+        offset = shipped.get(log.name, 0)
+        rest = log.stat().st_size - offset
+        if rest <= 0:
+            continue
+        with log.open("rb") as handle:  # a last line without its newline is not "behind"
+            handle.seek(offset)
+            torn = rest <= _TAIL_BYTES and b"\n" not in handle.read(rest)
+        if torn:
+            notes.append(f"{log.name} ends in a line without its newline ({rest:,} bytes): it "
+                         "ships once the writer completes it")  # fmt: skip
+        else:
+            pending += rest
+    detail = "; ".join([f"{_human(pending)} not shipped yet", *notes])
+    rows = [_row("agent", "checkpoints", "behind" if pending else "caught up", detail)]
+    count, folder = dead_letters(agent_dir)
+    rows.append(
+        _row("agent", "dead-letter", f"{count:,} line(s)",
+             f"over Firehose's record limit, kept in {folder}" if count else "")
+    )  # fmt: skip
+    return rows
+
+
+_TAIL_BYTES = 1024 * 1024
 
 
 def collect(target: LocalTarget) -> dict[str, Any]:
@@ -54,12 +80,7 @@ def collect(target: LocalTarget) -> dict[str, Any]:
         _row("logs", target.log_dir, "ready" if logs else "empty",
              f"{len(logs)} file(s), {_human(_size(logs))}"),
     ]  # fmt: skip
-    pending = _unshipped_bytes(target, logs)
-    rows.append(
-        _row("agent", "checkpoints", "never ran" if pending is None else
-             ("caught up" if pending == 0 else "behind"),
-             "" if pending is None else f"{_human(pending)} not shipped yet")
-    )  # fmt: skip
+    rows += _agent_rows(target, logs)
     rows.append(_row("bucket", target.bucket("raw").name, "ready",
                      f"{len(raw)} objects, {_human(_size(raw))}"))  # fmt: skip
     tables = target.catalog.tables(target.names.database)
