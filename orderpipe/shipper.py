@@ -269,8 +269,9 @@ def _single_agent(state_dir: Path) -> Iterator[None]:
                 f"another `orderpipe ship` (pid {holder}) is already shipping with the checkpoints "
                 f"in {state_dir}; wait for it to finish or stop it, then try again."
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        with suppress(OSError):  # the pid only informs: a full disk must not stop the agent
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         os.close(fd)  # closing releases the lock
@@ -507,9 +508,10 @@ def ship(
             try:
                 with _progress_line(agent, started, enabled=progress):
                     _run(agent, follow, stop, poll_interval, linger_seconds)
+                partials = agent.trailing_partials()
             finally:
                 agent.close_files()
-            for tail in agent.trailing_partials():
+            for tail in partials:
                 console.info(
                     f"{tail.name} ends with {tail.partial:,} bytes without a newline; that line "
                     "ships once it is complete."

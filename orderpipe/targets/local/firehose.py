@@ -14,6 +14,7 @@ record. A torn tail (a write the process never acknowledged) fails its CRC and i
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import gzip
 import os
@@ -113,8 +114,11 @@ class LocalFirehose:
                 f"stream {self.stream_name!r} in {self.spool_dir}; wait for it to finish or "
                 "stop it, then try again."
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        with contextlib.suppress(
+            OSError
+        ):  # the pid only informs; a full disk must not leak the lock
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         return fd
 
     def _recover(self) -> None:

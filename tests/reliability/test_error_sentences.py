@@ -1,0 +1,231 @@
+"""Every failure a careless user or a faulty machine causes is one sentence that says what to do:
+exit 1 (2 for usage), no traceback, never "unexpected". Real files, real mounts, real DuckDB."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from orderpipe.cli import OrderpipeGroup, app
+from orderpipe.shipper import dead_letters
+
+runner = CliRunner()
+ENV = {"COLUMNS": "200", "TERM": "dumb"}
+
+
+def cli(home: Path, *args: str, code: int = 0):
+    result = runner.invoke(app, ["--home", str(home), *args], env=ENV)
+    assert result.exit_code == code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    if code:
+        assert "Traceback" not in result.output and "unexpected" not in result.output
+    return result
+
+
+def said(result) -> str:
+    """What the command printed, as one line (Rich wraps long sentences)."""
+    return " ".join(result.output.split())
+
+
+def _mount(where: Path, options: str) -> Iterator[Path]:
+    where.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+                          capture_output=True, check=False)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MiB file system, so a full disk is a real ENOSPC from the kernel."""
+    yield from _mount(tmp_path / "disk", "size=1m")
+
+
+def fill(disk: Path) -> Path:
+    """Take every free byte of `disk`."""
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+        except OSError:
+            pass
+    with filler.open("ab", buffering=0) as handle:  # the last, partial block too
+        try:
+            while True:
+                handle.write(b"\0")
+        except OSError:
+            pass
+    return filler
+
+
+def raw_lines(home: Path) -> list[bytes]:
+    objects = sorted((home / "buckets").glob("*-raw/raw/**/*.gz"))
+    return [line for path in objects for line in gzip.decompress(path.read_bytes()).splitlines()]
+
+
+def agent_rows(home: Path) -> dict[str, dict]:
+    status = json.loads(cli(home, "status", "--format", "json").stdout)
+    return {r["name"]: r for r in status["resources"] if r["kind"] == "agent"}
+
+
+# disk full ------------------------------------------------------------------------------------
+def test_generate_on_a_full_disk_says_so_and_leaves_whole_lines(small_disk: Path) -> None:
+    home = small_disk / "home"
+    result = cli(home, "generate", "--count", "20000", "--seed", "1", "--no-ship", code=1)
+    assert f"the disk holding {home / 'logs'} is full" in said(result)
+    assert "nothing was lost" in said(result) and "free some space" in said(result)
+    logs = sorted((home / "logs").glob("*.ndjson"))
+    assert logs and all(p.read_bytes().endswith(b"\n") for p in logs if p.stat().st_size)
+    for path in logs:  # whole orders only: a tailing agent never waits for a torn line
+        assert all(json.loads(line) for line in path.read_bytes().splitlines())
+
+
+def test_ship_on_a_full_disk_loses_nothing_and_resumes(small_disk: Path) -> None:
+    home = small_disk / "home"
+    cli(home, "generate", "--count", "300", "--seed", "2", "--no-ship")
+    filler = fill(small_disk)
+    result = cli(home, "ship", code=1)
+    assert "is full" in said(result) and "run the command again" in said(result)
+    filler.unlink()
+    cli(home, "ship")
+    assert len(raw_lines(home)) == 300
+    assert agent_rows(home)["checkpoints"]["state"] == "caught up"
+
+
+def test_a_read_only_home_is_one_sentence(tmp_path: Path) -> None:
+    for disk in _mount(tmp_path / "ro", "ro,size=64k"):
+        result = cli(disk / "home", "up", code=1)
+        assert "read-only file system" in said(result) and "--home" in said(result)
+
+
+# the agent --------------------------------------------------------------------------------------
+def test_a_torn_last_line_is_reported_then_shipped_once_complete(home: Path) -> None:
+    cli(home, "up")
+    log = home / "logs" / "orders-1.ndjson"
+    first = b'{"InvoiceNo":"1","StockCode":"A"}\n'
+    log.write_bytes(first + b'{"InvoiceNo":"2",')
+    assert "without a newline" in said(cli(home, "ship"))
+    agent = agent_rows(home)["checkpoints"]
+    assert agent["state"] == "caught up" and "without its newline" in agent["detail"]
+    with log.open("ab") as handle:
+        handle.write(b'"StockCode":"B"}\n')
+    cli(home, "ship")
+    assert raw_lines(home) == [first.strip(), b'{"InvoiceNo":"2","StockCode":"B"}']
+    agent = agent_rows(home)["checkpoints"]
+    assert agent["state"] == "caught up" and "newline" not in agent["detail"]
+
+
+def test_dead_letters_are_counted_and_invalid_utf8_passes_byte_exact(home: Path) -> None:
+    cli(home, "up")
+    twins = [b'{"InvoiceNo":"1","Description":"a\xff"}', b'{"InvoiceNo":"1","Description":"a\xfe"}']
+    huge = b'{"InvoiceNo":"2","Description":"' + b"x" * 2_000_000 + b'"}'
+    (home / "logs" / "orders-1.ndjson").write_bytes(b"\n".join([twins[0], huge, twins[1], b""]))
+    result = cli(home, "ship")
+    assert "1 line(s) over Firehose's record limit" in said(result)
+    assert raw_lines(home) == twins  # the two lines stay two, byte for byte
+    count, folder = dead_letters(home / "state" / "agent")
+    assert count == 1 and [p.read_bytes() for p in folder.iterdir()] == [huge + b"\n"]
+    row = agent_rows(home)["dead-letter"]
+    assert row["state"] == "1 line(s)" and str(folder) in row["detail"]
+    cli(home, "ship")  # shipping again changes nothing
+    assert dead_letters(home / "state" / "agent")[0] == 1
+
+
+@pytest.mark.parametrize(
+    "content", [b'{"version": 1, "files": {"1:2": {"offset": "x"}}}', b'{"files": []}', b"[1]",
+                b"\x00\xff binary"],
+)  # fmt: skip
+def test_a_badly_structured_checkpoint_file_is_one_sentence(home: Path, content: bytes) -> None:
+    cli(home, "generate", "--count", "10", "--no-ship")
+    checkpoints = home / "state" / "agent" / "checkpoints.json"
+    checkpoints.parent.mkdir(parents=True, exist_ok=True)
+    checkpoints.write_bytes(content)
+    result = cli(home, "ship", code=1)
+    assert f"the agent's checkpoints in {checkpoints} are unreadable" in said(result)
+    assert "move the file away" in said(result)
+    assert agent_rows(home)["checkpoints"]["state"] == "unreadable"
+
+
+# configuration and options ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("content", "where"),
+    [(b'target = "local"\nstack = \n', "line 2"), (b'stack = "a"\n\xff\xfe\x00\x01', "line 2")],
+)
+def test_a_broken_or_binary_config_file_is_named_with_its_line(
+    home: Path, content: bytes, where: str
+) -> None:
+    Path("orderpipe.toml").write_bytes(content)
+    result = cli(home, "status", code=2)
+    assert str(Path("orderpipe.toml").absolute()) in said(result) and where in said(result)
+
+
+@pytest.mark.parametrize("rate", ["inf", "nan", "-1", "0"])
+def test_a_rate_that_is_not_a_positive_number_is_a_usage_error(home: Path, rate: str) -> None:
+    result = cli(home, "generate", "--count", "5", "--rate", rate, code=2)
+    assert "is not a rate" in said(result)
+    assert not home.exists()  # refused before anything was made
+
+
+@pytest.mark.parametrize("sql", ["", "   ", " ; "])
+def test_empty_sql_is_a_usage_error(home: Path, sql: str) -> None:
+    result = cli(home, "query", "sql", sql, code=2)
+    assert "the SQL is empty" in said(result)
+
+
+def test_intervals_and_other_engine_types_print_as_json(home: Path) -> None:
+    sql = ("SELECT INTERVAL 1 DAY AS d, INTERVAL 90 MINUTE AS m, -INTERVAL 5 SECOND AS s, "
+           "TIME '10:00' AS t, '\\xAA'::BLOB AS b, [1, 2] AS l")  # fmt: skip
+    cli(home, "up")
+    rows = json.loads(cli(home, "query", "sql", sql, "--format", "json").stdout)
+    assert rows == [{"d": "P1D", "m": "PT1H30M", "s": "-PT5S", "t": "10:00:00", "b": "\\xaa",
+                     "l": [1, 2]}]  # fmt: skip
+
+
+# text is text --------------------------------------------------------------------------------
+def test_values_names_and_paths_never_change_the_markup(tmp_path: Path) -> None:
+    home = tmp_path / "h[/]ome[bold]"
+    sql = "SELECT 'Evil[/]' AS country, '[red]x\\' AS \"[/]col\", 1 AS n"
+    cli(home, "up")
+    table = cli(home, "query", "sql", sql).stdout
+    assert "Evil[/]" in table and "[red]x\\" in table and "[/]col" in table
+    assert "Evil[/]" in cli(home, "query", "sql", sql, "--format", "csv").stdout
+    result = cli(home, "query", "sql", "SELECT * FROM [/]", code=1)
+    assert "Error: the query failed" in said(result)
+    result = cli(home, "query", "no[/]such", code=2)
+    assert "there is no query named 'no[/]such'" in said(result)
+    assert str(home) in said(cli(home, "status"))
+
+
+# AWS endpoints ----------------------------------------------------------------------------------
+def test_an_unreachable_aws_endpoint_is_one_sentence(aws_credentials: None) -> None:
+    """A real botocore call to a closed port reaches the CLI's error edge as one sentence."""
+    import boto3
+    from botocore.config import Config
+
+    edge = typer.Typer(cls=OrderpipeGroup)
+
+    @edge.command()
+    def athena() -> None:
+        config = Config(retries={"max_attempts": 1}, connect_timeout=2)
+        client = boto3.client("athena", endpoint_url="http://127.0.0.1:9", config=config)
+        client.list_work_groups()
+
+    @edge.command()
+    def other() -> None: ...  # two commands, so `athena` is a subcommand as in orderpipe
+
+    result = runner.invoke(edge, ["athena"], env=ENV)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "Cannot reach AWS" in said(result) and "AWS_ENDPOINT_URL" in said(result)
+    assert "unexpected" not in result.output
