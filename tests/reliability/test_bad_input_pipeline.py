@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,15 @@ def test_bad_rows_end_in_quarantine_and_markup_in_values_prints(
     table = cli(home, "query", "country-performance").stdout
     assert "Evil[/]" in table and "United Kingdom" in table
     assert "Evil[/]" in cli(home, "query", "country-performance", "--chart").stdout
+
+
+def test_transform_on_a_full_disk_is_one_sentence(
+    pipeline_home: Path, small_disk: Path, fill: Callable[[Path], Path]
+) -> None:
+    home = small_disk / "home"
+    cli(home, "generate", "--count", "200", "--seed", "3")
+    cli(home, "crawl")  # so the job itself meets the full disk, writing the lake
+    fill(small_disk)
+    result = cli(home, "transform", "run", code=1)
+    said = " ".join(result.output.split())
+    assert f"the disk holding {home} is full" in said and "run the command again" in said

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,8 @@ from typer.testing import CliRunner
 
 from orderpipe.cli import OrderpipeGroup, app
 from orderpipe.shipper import dead_letters
+
+Filler = Callable[[Path], Path]
 
 runner = CliRunner()
 ENV = {"COLUMNS": "200", "TERM": "dumb"}
@@ -32,42 +33,6 @@ def cli(home: Path, *args: str, code: int = 0):
 def said(result) -> str:
     """What the command printed, as one line (Rich wraps long sentences)."""
     return " ".join(result.output.split())
-
-
-def _mount(where: Path, options: str) -> Iterator[Path]:
-    where.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
-                          capture_output=True, check=False)  # fmt: skip
-    if done.returncode != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 1 MiB file system, so a full disk is a real ENOSPC from the kernel."""
-    yield from _mount(tmp_path / "disk", "size=1m")
-
-
-def fill(disk: Path) -> Path:
-    """Take every free byte of `disk`."""
-    filler = disk / "filler"
-    with filler.open("wb", buffering=0) as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 65536)
-        except OSError:
-            pass
-    with filler.open("ab", buffering=0) as handle:  # the last, partial block too
-        try:
-            while True:
-                handle.write(b"\0")
-        except OSError:
-            pass
-    return filler
 
 
 def raw_lines(home: Path) -> list[bytes]:
@@ -92,7 +57,7 @@ def test_generate_on_a_full_disk_says_so_and_leaves_whole_lines(small_disk: Path
         assert all(json.loads(line) for line in path.read_bytes().splitlines())
 
 
-def test_ship_on_a_full_disk_loses_nothing_and_resumes(small_disk: Path) -> None:
+def test_ship_on_a_full_disk_loses_nothing_and_resumes(small_disk: Path, fill: Filler) -> None:
     home = small_disk / "home"
     cli(home, "generate", "--count", "300", "--seed", "2", "--no-ship")
     filler = fill(small_disk)
@@ -104,10 +69,9 @@ def test_ship_on_a_full_disk_loses_nothing_and_resumes(small_disk: Path) -> None
     assert agent_rows(home)["checkpoints"]["state"] == "caught up"
 
 
-def test_a_read_only_home_is_one_sentence(tmp_path: Path) -> None:
-    for disk in _mount(tmp_path / "ro", "ro,size=64k"):
-        result = cli(disk / "home", "up", code=1)
-        assert "read-only file system" in said(result) and "--home" in said(result)
+def test_a_read_only_home_is_one_sentence(read_only_disk: Path) -> None:
+    result = cli(read_only_disk / "home", "up", code=1)
+    assert "read-only file system" in said(result) and "--home" in said(result)
 
 
 # the agent --------------------------------------------------------------------------------------
