@@ -37,7 +37,6 @@ FIELDS = (
     "CustomerID",
     "Country",
 )
-OUTPUT_FORMAT = "%Y-%m-%d %H:%M:%S"
 # An InvoiceDate replay could not read that is a valid date when read month-first gets this prefix:
 # the job reads M/D/YYYY H:MM, so unmarked it might store the day as the month; marked, the job
 # cannot read it and quarantines it as `bad_timestamp`, the value kept after the prefix.
@@ -116,7 +115,8 @@ def _year(text: str) -> int:
 
 
 class _DateNormaliser:
-    """Turns a raw InvoiceDate into `YYYY-MM-DD HH:MM:SS`, or returns it unchanged."""
+    """Turns a raw InvoiceDate into `YYYY-MM-DD HH:MM:SS`, or passes it on unchanged — marked
+    with UNREAD_DATE when the job could read it month-first."""
 
     def __init__(
         self, formats: Sequence[str] = (), day_first: dict[tuple[str, int], bool] | None = None
@@ -372,7 +372,7 @@ def plan_replay(
                 if not line.strip():
                     continue
                 rows += 1
-                m = _NDJSON_DATE.search(line, 0, 64 * 1024)
+                m = _NDJSON_DATE.search(line, 0, 64 * 1024)  # an order's fields come early
                 if m:
                     dates.observe(shapes, m.group(1))
     if rows == 0:

@@ -177,8 +177,10 @@ def read_checkpoints(path: Path) -> dict[str, dict[str, Any]]:
         if not isinstance(files, dict):
             raise TypeError("'files' is not an object")
         for key, entry in files.items():
-            if not isinstance(entry, dict) or not all(
-                isinstance(entry.get(k), t) for k, t in _ENTRY_TYPES.items()
+            if (
+                not isinstance(entry, dict)
+                or not all(isinstance(entry.get(k), t) for k, t in _ENTRY_TYPES.items())
+                or entry["offset"] < 0
             ):
                 raise TypeError(f"the entry {key!r} lacks {', '.join(_ENTRY_TYPES)}")
     except (ValueError, KeyError, TypeError) as exc:

@@ -28,6 +28,9 @@ def _row(kind: str, name: Any, state: str, detail: str = "") -> dict[str, str]:
     return {"kind": kind, "name": str(name), "state": state, "detail": detail}
 
 
+_TAIL_BYTES = 1024 * 1024  # a last line longer than this without its newline counts as behind
+
+
 def _agent_rows(target: LocalTarget, logs: list[Path]) -> list[dict[str, str]]:
     """The agent: how far it shipped each log, a last line still waiting for its end, and the
     lines it set aside as over Firehose's record limit."""
@@ -64,9 +67,6 @@ def _agent_rows(target: LocalTarget, logs: list[Path]) -> list[dict[str, str]]:
              f"over Firehose's record limit, kept in {folder}" if count else "")
     )  # fmt: skip
     return rows
-
-
-_TAIL_BYTES = 1024 * 1024
 
 
 def collect(target: LocalTarget) -> dict[str, Any]:
