@@ -23,6 +23,9 @@ from pydantic_settings import (
 from orderpipe.errors import UsageError
 
 CONFIG_FILE = "orderpipe.toml"
+# S3 refuses bucket names with these (general purpose bucket naming rules).
+RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3", ".mrap")
 
 
 class TargetName(StrEnum):
@@ -54,6 +57,10 @@ class Settings(BaseSettings):
                 "must start with a letter and hold at most 20 lower-case letters, digits or "
                 "hyphens (it prefixes S3 bucket names)"
             )
+        reserved = [p for p in RESERVED_BUCKET_PREFIXES if value.startswith(p)]
+        reserved += [s for s in RESERVED_BUCKET_SUFFIXES if value.endswith(s)]
+        if reserved:
+            raise ValueError(f"must not use {reserved[0]!r}: S3 reserves it in bucket names")
         return value
 
     @classmethod

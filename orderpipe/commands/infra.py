@@ -27,17 +27,67 @@ def plan_table(plan: list[Action], title: str) -> Table:
     return table
 
 
+def _on_off(name: str, help: str) -> Any:
+    return typer.Option(f"--{name}/--no-{name}", help=help, rich_help_panel="aws options")
+
+
+def _aws(help: str, **kwargs: Any) -> Any:
+    return typer.Option(help=help, rich_help_panel="aws options", **kwargs)
+
+
 def up(
     ctx: typer.Context,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan; change nothing.")
     ] = False,
+    alarm_email: Annotated[
+        str | None, _aws("E-mail alarms: Firehose delivery failures, failed Glue runs.")
+    ] = None,
+    glue_version: Annotated[str | None, _aws("Glue 6.0 (default) or 5.1.")] = None,
+    flex: Annotated[
+        bool | None, _on_off("flex", "Glue Flex execution (cheaper, may wait).")
+    ] = None,
+    glue_workers: Annotated[
+        int | None, _aws("Most G.1X workers auto scaling may use (default 4).")
+    ] = None,
+    job_timeout_minutes: Annotated[
+        int | None, _aws("Stop a Glue run after this many minutes (default 60).")
+    ] = None,
+    kms_key: Annotated[
+        str | None, _aws("SSE-KMS key ARN for the buckets (default SSE-S3).")
+    ] = None,
+    versioning: Annotated[bool | None, _on_off("versioning", "Bucket versioning.")] = None,
+    spot: Annotated[bool | None, _on_off("spot", "Run the EC2 generator on Spot.")] = None,
+    buffer_seconds: Annotated[
+        int | None, _aws("Firehose buffering interval, 0–900 s (default 60).")
+    ] = None,
+    buffer_mb: Annotated[int | None, _aws("Firehose buffer size, 1–128 MiB (default 5).")] = None,
+    scan_cutoff_gb: Annotated[
+        int | None, _aws("Athena cancels queries scanning more GB (default 10).")
+    ] = None,
+    log_retention_days: Annotated[
+        int | None, _aws("Keep Firehose error logs this many days (default 14).")
+    ] = None,
 ) -> None:
-    """Provision everything the target needs. Safe to run again: it converges."""
+    """Provision everything the target needs. Safe to run again: it converges.
+
+    On aws every option is also ORDERPIPE_AWS_<NAME> and a key of [aws] in orderpipe.toml."""
     from orderpipe.targets import get_target
 
-    target = get_target(settings_of(ctx))
+    options = {
+        "alarm_email": alarm_email, "glue_version": glue_version, "flex": flex,
+        "glue_workers": glue_workers, "job_timeout_minutes": job_timeout_minutes,
+        "kms_key": kms_key, "versioning": versioning, "spot": spot,
+        "buffer_seconds": buffer_seconds, "buffer_mb": buffer_mb, "scan_cutoff_gb": scan_cutoff_gb,
+        "log_retention_days": log_retention_days,
+    }  # fmt: skip
+    target = get_target(settings_of(ctx), **options)
+    given = [name for name, value in options.items() if value is not None]
+    if given and target.name != "aws":
+        console.info(f"aws options ({', '.join(given)}) are ignored on the {target.name} target.")
     plan = target.plan_up()
+    if dry_run and target.option_rows():
+        console.err.print(options_table(target.option_rows()))
     if not plan:
         console.success(
             f"{target.name} target {target.names.stack!r} is up to date; nothing to do."
@@ -49,6 +99,15 @@ def up(
         return
     target.apply(plan)
     console.success(f"{len(plan)} change(s) applied.")
+
+
+def options_table(rows: list[tuple[str, str, str, str]]) -> Table:
+    table = Table(title="Options", title_justify="left", title_style="bold")
+    for column in ("option", "value", "from", "why"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    return table
 
 
 def down(

@@ -30,13 +30,27 @@ query_app = typer.Typer(
 FormatOption = Annotated[
     OutputFormat, typer.Option("--format", help="table, csv or json (one array of objects).")
 ]
+ReuseOption = Annotated[
+    int | None,
+    typer.Option(
+        "--reuse",
+        metavar="MINUTES",
+        min=1,
+        max=10080,
+        help="aws target: Athena may answer with the result of the same query run at most "
+        "MINUTES ago (no scan, no cost).",
+    ),
+]
 
 
 def _run(ctx: typer.Context, sql: str, params: list[Any], fmt: OutputFormat, title: str,
-         chart: bool = False) -> None:  # fmt: skip
+         chart: bool = False, reuse: int | None = None) -> None:  # fmt: skip
     from orderpipe.targets import get_target
 
-    result = get_target(settings_of(ctx)).query(sql, params)
+    target = get_target(settings_of(ctx))
+    if reuse is not None and target.name != "aws":
+        console.info(f"--reuse is ignored on the {target.name} target: DuckDB reads the lake anew.")
+    result = target.query(sql, params, reuse_minutes=reuse)
     print_result(result, fmt, title)
     if chart and fmt is OutputFormat.table:
         bar_chart(result, title)
@@ -55,6 +69,7 @@ def run_named(
     param: Annotated[
         list[str] | None, typer.Option("--param", help="k=v, bound as a query parameter.")
     ] = None,
+    reuse: ReuseOption = None,
 ) -> None:
     """Run a named query."""
     from orderpipe import queries
@@ -66,7 +81,7 @@ def run_named(
             f"there is no query named {name!r}; the named queries are: {', '.join(known)}."
         )
     sql, values = queries.resolve(known[name], queries.parse_params(param or []))
-    _run(ctx, sql, values, fmt, name, chart)
+    _run(ctx, sql, values, fmt, name, chart, reuse)
 
 
 @query_app.command("list")
@@ -89,6 +104,7 @@ def adhoc_sql(
     param: Annotated[
         list[str] | None, typer.Option("--param", help="k=v, bound to :k in the SQL.")
     ] = None,
+    reuse: ReuseOption = None,
 ) -> None:
     """Run ad-hoc SQL over transformed_orders and quarantined_orders."""
     from orderpipe import queries
@@ -101,7 +117,7 @@ def adhoc_sql(
         )
 
     text, values = queries.bind(sql, queries.parse_params(param or []))
-    _run(ctx, text, values, fmt, "query")
+    _run(ctx, text, values, fmt, "query", reuse=reuse)
 
 
 def register(app: typer.Typer) -> None:

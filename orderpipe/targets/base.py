@@ -90,6 +90,10 @@ class Target(ABC):
     @abstractmethod
     def apply(self, plan: list[Action]) -> None: ...
 
+    def option_rows(self) -> list[tuple[str, str, str, str]]:
+        """`up`'s target-specific options as (flag, value, source, what it does)."""
+        return []
+
     @abstractmethod
     def plan_down(self, keep_data: bool) -> list[Action]: ...
 
@@ -140,5 +144,8 @@ class Target(ABC):
     def transform_runs(self, limit: int = 10) -> list[dict[str, Any]]: ...
 
     @abstractmethod
-    def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
-        """Run SQL with positional `?` parameters (see queries.bind) on the target's engine."""
+    def query(
+        self, sql: str, params: Sequence[Any] = (), reuse_minutes: int | None = None
+    ) -> QueryResult:
+        """Run SQL with positional `?` parameters (see queries.bind) on the target's engine;
+        `reuse_minutes`: an engine with a result cache may answer from a result that recent."""

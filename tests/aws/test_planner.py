@@ -10,7 +10,8 @@ import pytest
 from orderpipe.errors import NotReadyError, UsageError
 from orderpipe.settings import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX, Settings
 from orderpipe.targets.aws.planner import Planner
-from orderpipe.targets.aws.resources import PACKAGE_KEY, SCRIPT_KEY, Artifact, AwsOptions, StackSpec
+from orderpipe.targets.aws.options import AwsOptions
+from orderpipe.targets.aws.resources import LAUNCH_KEY, PACKAGE_KEY, SCRIPT_KEY, Artifact, StackSpec
 from orderpipe.targets.aws.teardown import Teardown
 from orderpipe.targets.base import Action
 
@@ -86,7 +87,7 @@ def test_empty_account_plan_lists_every_resource() -> None:
         "transformed_orders",
         "quarantined_orders",
     }
-    assert {c["Key"] for c in calls(plan, "s3.put_object")} == {SCRIPT_KEY, PACKAGE_KEY}
+    assert {c["Key"] for c in calls(plan, "s3.put_object")} == {SCRIPT_KEY, PACKAGE_KEY, LAUNCH_KEY}
     assert not [a for a in plan if a.api.startswith(("sns.", "cloudwatch.", "events."))]
     # dependency order: what a step uses is made before it
     order = [a.api for a in plan]
@@ -155,7 +156,11 @@ def test_iam_is_least_privilege_on_the_stacks_own_arns() -> None:
             )
             assert statement["Effect"] == "Allow"
             assert not [a for a in actions if a == "*" or a.endswith(":*")], statement
-            if resources == ["*"]:  # only actions without resource-level permissions, scoped
+            if resources == ["*"]:  # only actions without resource-level permissions
+                if statement["Sid"] == "SessionManagerInstance":  # SSM: no resource-level ARNs
+                    assert {a.split(":")[0] for a in actions} == {"ssm", "ssmmessages",
+                                                                 "ec2messages"}  # fmt: skip
+                    continue
                 assert actions == ["cloudwatch:PutMetricData"] and "Condition" in statement
             else:
                 assert all(r.startswith(("arn:aws:s3:::shop-", f"arn:aws:logs:eu-west-1:{ACCOUNT}:",
@@ -169,7 +174,28 @@ def test_iam_is_least_privilege_on_the_stacks_own_arns() -> None:
     assert trusts["shop-firehose-role"]["Statement"][0]["Condition"] == {
         "StringEquals": {"sts:ExternalId": ACCOUNT}
     }
+    assert trusts["shop-glue-role"]["Statement"][0]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT}
+    }
     assert not calls(plan, "iam.attach_role_policy")
+
+
+def test_a_kms_key_encrypts_buckets_and_results_and_lets_each_role_use_it_through_s3() -> None:
+    key = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    plan = plan_on_empty_account(kms_key=key)
+    for call in calls(plan, "s3.put_bucket_encryption"):
+        (rule,) = call["ServerSideEncryptionConfiguration"]["Rules"]
+        assert rule["ApplyServerSideEncryptionByDefault"] == {
+            "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}  # fmt: skip
+    for call in calls(plan, "iam.put_role_policy"):
+        (statement,) = [s for s in json.loads(call["PolicyDocument"])["Statement"]
+                        if s["Sid"] == "BucketKey"]  # fmt: skip
+        assert statement["Resource"] == key
+        assert statement["Condition"]["StringEquals"] == {
+            "kms:ViaService": "s3.eu-west-1.amazonaws.com"}  # fmt: skip
+    (group,) = calls(plan, "athena.create_work_group")
+    assert group["Configuration"]["ResultConfiguration"]["EncryptionConfiguration"] == {
+        "EncryptionOption": "SSE_KMS", "KmsKey": key}  # fmt: skip
 
 
 def test_firehose_delivers_gzip_to_timestamp_prefixes_with_error_prefix_and_logging() -> None:
@@ -192,12 +218,15 @@ def test_firehose_delivers_gzip_to_timestamp_prefixes_with_error_prefix_and_logg
 
 def test_glue_job_defaults_and_options() -> None:
     (job,) = calls(plan_on_empty_account(), "glue.create_job")
-    assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("6.0", "G.1X", 2)
+    assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("6.0", "G.1X", 4)
     assert job["ExecutionClass"] == "STANDARD"
+    assert (job["Timeout"], job["ExecutionProperty"]) == (60, {"MaxConcurrentRuns": 1})
     args = job["DefaultArguments"]
     assert args["--job-bookmark-option"] == "job-bookmark-enable"
     assert args["--enable-metrics"] == "true"
-    assert args["--enable-continuous-cloudwatch-log"] == "true"
+    assert args["--enable-auto-scaling"] == "true"  # NumberOfWorkers is then the maximum
+    assert "--enable-continuous-cloudwatch-log" not in args  # does nothing on Glue 5.0+
+    assert args["--aws_region"] == "eu-west-1"
     assert args["--extra-py-files"] == f"s3://shop-scripts-{ACCOUNT}-eu-west-1/{PACKAGE_KEY}"
     assert args["--database"] == "shop"
     assert args["--fx_rate"] == "0.012"
@@ -206,10 +235,10 @@ def test_glue_job_defaults_and_options() -> None:
 
 
 def test_workgroup_enforces_results_location_encryption_and_scan_cutoff() -> None:
-    (group,) = calls(plan_on_empty_account(scan_cutoff_bytes=10**9), "athena.create_work_group")
+    (group,) = calls(plan_on_empty_account(scan_cutoff_gb=2), "athena.create_work_group")
     config = group["Configuration"]
     assert config["EnforceWorkGroupConfiguration"] is True
-    assert config["BytesScannedCutoffPerQuery"] == 10**9
+    assert config["BytesScannedCutoffPerQuery"] == 2 * 1024**3
     assert config["ResultConfiguration"] == {
         "OutputLocation": f"s3://shop-athena-results-{ACCOUNT}-eu-west-1/",
         "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
@@ -243,7 +272,8 @@ def test_alarm_email_adds_topic_subscription_alarm_and_glue_failure_rule() -> No
 
 @pytest.mark.parametrize(
     "options",
-    [{"glue_version": "4.0"}, {"scan_cutoff_bytes": 1000}, {"buffer_mb": 0}, {"alarm_email": "x"}],
+    [{"glue_version": "4.0"}, {"scan_cutoff_gb": 0}, {"buffer_mb": 0}, {"alarm_email": "x"},
+     {"buffer_seconds": 901}, {"kms_key": "alias/mine"}, {"glue_workers": 1}],  # fmt: skip
 )
 def test_impossible_options_are_usage_errors(options: dict[str, Any]) -> None:
     with pytest.raises(UsageError):
@@ -253,9 +283,10 @@ def test_impossible_options_are_usage_errors(options: dict[str, Any]) -> None:
 def test_artifacts_upload_only_when_their_content_changed() -> None:
     spec = spec_for()
     stored = {SCRIPT_KEY: artifacts()[0].sha256, PACKAGE_KEY: "an older package"}
-    reader = StateReader(spec, object_sha256=lambda role, key: stored[key])
+    reader = StateReader(spec, object_sha256=lambda role, key: stored.get(key))
     uploads = Planner(reader, artifacts).uploads()  # type: ignore[arg-type]
-    assert [(a.kwargs["Key"], a.reason) for a in uploads] == [(PACKAGE_KEY, "content changed")]
+    assert [(a.kwargs["Key"], a.reason) for a in uploads] == [
+        (PACKAGE_KEY, "content changed"), (LAUNCH_KEY, "missing: generator on demand")]  # fmt: skip
     assert uploads[0].kwargs["Metadata"] == {"sha256": artifacts()[1].sha256}
 
 

@@ -163,7 +163,7 @@ def test_changed_options_and_content_update_in_place(moto: None) -> None:
     assert (
         update.api == "glue.update_job" and update.reason == "changed: GlueVersion, ExecutionClass"
     )
-    assert update.kwargs["JobUpdate"]["NumberOfWorkers"] == 2  # UpdateJob replaces the whole job
+    assert update.kwargs["JobUpdate"]["NumberOfWorkers"] == 4  # UpdateJob replaces the whole job
 
 
 def test_fresh_role_refused_by_firehose_is_retried_within_a_bound(moto: None) -> None:

@@ -109,11 +109,13 @@ def run_query(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     timeout: float = 300,
+    reuse_minutes: int | None = None,
 ) -> QueryResult:
-    """Run `sql` in the stack's workgroup and database, wait (bounded), return typed rows."""
+    """Run `sql` in the stack's workgroup and database, wait (bounded), return typed rows.
+    `reuse_minutes`: Athena may answer with the result of the same query run that recently."""
     athena = session.client("athena")
     started = clock()
-    query_id = _start(athena, names, sql, params)
+    query_id = _start(athena, names, sql, params, reuse_minutes)
     execution = _wait(athena, query_id, sleep=sleep, clock=clock, started=started, timeout=timeout)
     columns, types, rows = _results(athena, query_id, execution.get("StatementType") == "DML")
     statistics = execution.get("Statistics", {})
@@ -129,7 +131,11 @@ def run_query(
 
 
 def _start(
-    athena: Any, names: StackNames, sql: str, params: Mapping[str, Any] | Sequence[Any] | None
+    athena: Any,
+    names: StackNames,
+    sql: str,
+    params: Mapping[str, Any] | Sequence[Any] | None,
+    reuse_minutes: int | None = None,
 ) -> str:
     import botocore.exceptions
 
@@ -141,6 +147,10 @@ def _start(
     if params:
         values = params.values() if isinstance(params, Mapping) else params
         request["ExecutionParameters"] = [sql_literal(value) for value in values]
+    if reuse_minutes:
+        request["ResultReuseConfiguration"] = {
+            "ResultReuseByAgeConfiguration": {"Enabled": True, "MaxAgeInMinutes": reuse_minutes}
+        }
     try:
         return str(athena.start_query_execution(**request)["QueryExecutionId"])
     except botocore.exceptions.ClientError as exc:

@@ -30,7 +30,7 @@ GENERATOR_ROLE = "generator"
 LIVE_STATES = ("pending", "running")
 STOPPABLE_STATES = ("pending", "running", "stopping", "stopped")
 LOG_DIR = "/var/log/orderpipe"
-from orderpipe.targets.aws.resources import GENERATOR_KEY  # noqa: E402  (uploaded by `up`)
+from orderpipe.targets.aws.resources import GENERATOR_KEY, LAUNCH_KEY  # noqa: E402  (by `up`)
 
 # What `orderpipe generate --no-ship` imports (boto3, pyspark, duckdb stay off the instance).
 GENERATOR_PACKAGES = (
@@ -41,6 +41,16 @@ GENERATOR_PACKAGES = (
     "faker>=25",
 )
 USER_DATA_LIMIT = 16 * 1024  # bytes, before base64
+# One-time Spot: if AWS reclaims it, it terminates (its lifetime shutdown does too).
+SPOT = {
+    "InstanceMarketOptions": {
+        "MarketType": "spot",
+        "SpotOptions": {
+            "SpotInstanceType": "one-time",
+            "InstanceInterruptionBehavior": "terminate",
+        },
+    }
+}
 
 # Keys the Kinesis Agent reads from /etc/aws-kinesis/agent.json (awslabs/amazon-kinesis-agent:
 # config/AgentConfiguration.java, tailing/FileFlow.java + FirehoseFileFlow.java, and the Firehose
@@ -291,6 +301,20 @@ def _summary(instance: dict[str, Any], region: str, reused: bool) -> dict[str, A
     }
 
 
+def launch_settings(session: AwsSession, scripts_bucket: str) -> dict[str, Any]:
+    """What `up` recorded about launching the generator (ec2/launch.json); {} if nothing."""
+    import botocore.exceptions
+
+    try:
+        body = session.client("s3").get_object(Bucket=scripts_bucket, Key=LAUNCH_KEY)["Body"]
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in ("NoSuchKey", "NoSuchBucket", "404"):
+            return {}
+        raise translate(exc, "s3.GetObject", f"s3://{scripts_bucket}/{LAUNCH_KEY}") from exc
+    settings: dict[str, Any] = json.loads(body.read())
+    return settings
+
+
 def launch_generator(
     session: AwsSession,
     names: StackNames,
@@ -300,6 +324,7 @@ def launch_generator(
     seed: int | None,
     scripts_bucket: str,
     instance_type: str = "t3.micro",
+    spot: bool = False,
     lifetime: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
     profile_attempts: int = 8,
@@ -346,6 +371,7 @@ def launch_generator(
         "InstanceInitiatedShutdownBehavior": "terminate",
         "UserData": user_data,
         "ClientToken": uuid.uuid4().hex,  # one launch even if the call is retried
+        **(SPOT if spot else {}),
         "TagSpecifications": [
             {"ResourceType": "instance", "Tags": _tags(names, settings)},
             {"ResourceType": "volume", "Tags": _tags(names, {})},

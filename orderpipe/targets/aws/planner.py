@@ -13,6 +13,7 @@ from typing import Any
 
 from orderpipe.errors import NotReadyError
 from orderpipe.settings import BUCKET_ROLES
+from orderpipe.targets.aws.artifacts import launch_settings
 from orderpipe.targets.aws.reader import Reader
 from orderpipe.targets.aws.resources import Artifact, StackSpec, tag_list
 from orderpipe.targets.base import Action
@@ -47,15 +48,18 @@ def _lifecycle_key(rules: Iterable[dict[str, Any]] | None) -> list[tuple[Any, ..
 
 def _encryption_key(config: dict[str, Any] | None) -> list[tuple[Any, ...]]:
     rules = (config or {}).get("Rules") or []
-    return [
-        (
-            r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm"),
-            bool(r.get("BucketKeyEnabled"))
-            if r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") == "aws:kms"
-            else False,
+    key = []
+    for rule in rules:
+        default = rule.get("ApplyServerSideEncryptionByDefault") or {}
+        kms = default.get("SSEAlgorithm") == "aws:kms"
+        key.append(
+            (
+                default.get("SSEAlgorithm"),
+                default.get("KMSMasterKeyID") if kms else None,
+                bool(rule.get("BucketKeyEnabled")) if kms else False,
+            )
         )
-        for r in rules
-    ]
+    return key
 
 
 def _differs(current: dict[str, Any], desired: dict[str, Any]) -> list[str]:
@@ -97,14 +101,16 @@ class Planner:
         name = spec.bucket(role)
         label = f"bucket {name}"
         current = self.reader.bucket(role)
+        policy = spec.bucket_policy(role)
         steps = []
         if current is None:
+            no_tls = "" if policy else "; no TLS-only policy: the endpoint is plain HTTP"
             steps.append(
                 act(
                     "create",
                     label,
                     "s3.create_bucket",
-                    f"{role} bucket is missing",
+                    f"{role} bucket is missing{no_tls}",
                     **spec.create_bucket_params(role),
                 )
             )
@@ -126,12 +132,14 @@ class Planner:
                     "update",
                     label,
                     "s3.put_bucket_encryption",
-                    f"default encryption {spec.options.sse}",
+                    f"default encryption SSE-KMS with {spec.options.kms_key}"
+                    if spec.options.kms_key
+                    else "default encryption SSE-S3",
                     Bucket=name,
                     ServerSideEncryptionConfiguration=spec.encryption,
                 )
             )
-        if current.get("policy") != spec.bucket_policy(role):
+        if policy is not None and current.get("policy") != policy:
             steps.append(
                 act(
                     "update",
@@ -139,7 +147,17 @@ class Planner:
                     "s3.put_bucket_policy",
                     "deny requests without TLS",
                     Bucket=name,
-                    Policy=json.dumps(spec.bucket_policy(role)),
+                    Policy=json.dumps(policy),
+                )
+            )
+        if policy is None and current.get("policy") is not None:
+            steps.append(
+                act(
+                    "update",
+                    label,
+                    "s3.delete_bucket_policy",
+                    "the endpoint is plain HTTP: a TLS-only policy would deny every request",
+                    Bucket=name,
                 )
             )
         rules = spec.lifecycle_rules(role)
@@ -248,17 +266,7 @@ class Planner:
                     PolicyName=other,
                 )
             )
-        for arn in current["managed"]:
-            steps.append(
-                act(
-                    "delete",
-                    label,
-                    "iam.detach_role_policy",
-                    f"managed policy {arn} is not needed",
-                    RoleName=name,
-                    PolicyArn=arn,
-                )
-            )
+        # Managed policies attached by hand (e.g. for debugging) are the account owner's: kept.
         return steps
 
     def instance_profile(self) -> list[Action]:
@@ -358,7 +366,8 @@ class Planner:
                     "create",
                     label,
                     "firehose.create_delivery_stream",
-                    "Direct PUT to the raw bucket, GZIP, hourly prefixes",
+                    "Direct PUT to the raw bucket, GZIP, hourly prefixes, an object every "
+                    f"{spec.options.buffer_mb} MiB or {spec.options.buffer_seconds}s",
                     **spec.create_stream_params(),
                 ),
                 act(
@@ -417,7 +426,7 @@ class Planner:
     def uploads(self) -> list[Action]:
         bucket = self.spec.bucket("scripts")
         steps = []
-        for artifact in self.artifacts():
+        for artifact in [*self.artifacts(), launch_settings(self.spec.options)]:
             stored = self.reader.object_sha256("scripts", artifact.key)
             if stored == artifact.sha256:
                 continue
@@ -426,7 +435,8 @@ class Planner:
                     "upload",
                     f"s3://{bucket}/{artifact.key}",
                     "s3.put_object",
-                    "missing" if stored is None else "content changed",
+                    ("missing" if stored is None else "content changed")
+                    + (f": {artifact.reason}" if artifact.reason else ""),
                     Bucket=bucket,
                     Key=artifact.key,
                     Body=artifact.body,
@@ -538,7 +548,7 @@ class Planner:
                     "create",
                     label,
                     "glue.create_job",
-                    f"Glue {spec.options.glue_version}, G.1X, bookmarks on",
+                    job_summary(spec),
                     Name=spec.job,
                     **desired,
                     Tags=spec.tags,
@@ -591,7 +601,7 @@ class Planner:
         result = have.get("ResultConfiguration") or {}
         changed = _differs(have, {k: v for k, v in desired.items() if k != "ResultConfiguration"})
         if result.get("OutputLocation") != desired["ResultConfiguration"]["OutputLocation"] or (
-            (result.get("EncryptionConfiguration") or {}).get("EncryptionOption") != "SSE_S3"
+            (result.get("EncryptionConfiguration") or {}) != spec.results_encryption
         ):
             changed.append("ResultConfiguration")
         if current.get("State") != "ENABLED":
@@ -694,6 +704,15 @@ class Planner:
                 )
             )
         return steps
+
+
+def job_summary(spec: StackSpec) -> str:
+    options = spec.options
+    return (
+        f"Glue {options.glue_version}, {'Flex' if options.flex else 'standard'}, auto scaling "
+        f"up to {options.glue_workers} G.1X, timeout {options.job_timeout_minutes} min, "
+        "1 run at a time, bookmarks on"
+    )
 
 
 def _columns(columns: list[dict[str, Any]] | None) -> list[tuple[str, str]]:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from string import Template
 from typing import Any
 
-from orderpipe.errors import UsageError
 from orderpipe.models import TABLE_MODELS, glue_columns
 from orderpipe.paths import TEMPLATES
 from orderpipe.settings import (
@@ -22,14 +21,13 @@ from orderpipe.settings import (
     Settings,
     StackNames,
 )
+from orderpipe.targets.aws.options import AwsOptions
 
-GLUE_VERSIONS = ("6.0", "5.1")
-SSE_ALGORITHMS = ("AES256", "aws:kms")
-MIN_SCAN_CUTOFF = 10_000_000  # Athena's own lower bound for BytesScannedCutoffPerQuery
 SERVICES = ("firehose", "glue", "ec2")
 SCRIPT_KEY = "glue/transform_order_history.py"
 PACKAGE_KEY = "glue/orderpipe_job.zip"
 GENERATOR_KEY = "ec2/orderpipe.tar.gz"  # the generator the EC2 instance installs
+LAUNCH_KEY = "ec2/launch.json"  # how `generate` launches it (`up --spot`)
 PARQUET = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
     "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
@@ -41,45 +39,13 @@ PARQUET = {
 
 
 @dataclass(frozen=True)
-class AwsOptions:
-    """The knobs of an AWS stack beyond the global settings (CLI flags of `up`)."""
-
-    glue_version: str = "6.0"
-    flex: bool = False
-    alarm_email: str | None = None
-    buffer_mb: int = 5
-    buffer_seconds: int = 60
-    scan_cutoff_bytes: int = 10 * 1024**3
-    sse: str = "AES256"
-    versioning: bool = False
-    log_retention_days: int = 14
-    glue_workers: int = 2
-    job_timeout_minutes: int = 60
-
-    def __post_init__(self) -> None:
-        if self.glue_version not in GLUE_VERSIONS:
-            raise UsageError(f"--glue-version must be one of {', '.join(GLUE_VERSIONS)}.")
-        if self.sse not in SSE_ALGORITHMS:
-            raise UsageError(f"--sse must be one of {', '.join(SSE_ALGORITHMS)}.")
-        if not 1 <= self.buffer_mb <= 128:
-            raise UsageError("--buffer-mb must be between 1 and 128 (Firehose's limits).")
-        if not 0 <= self.buffer_seconds <= 900:
-            raise UsageError("--buffer-seconds must be between 0 and 900 (Firehose's limits).")
-        if self.scan_cutoff_bytes < MIN_SCAN_CUTOFF:
-            raise UsageError(f"--scan-cutoff must be at least {MIN_SCAN_CUTOFF:,} bytes.")
-        if self.glue_workers < 2:
-            raise UsageError("a G.1X Glue job needs at least 2 workers.")
-        if self.alarm_email is not None and "@" not in self.alarm_email:
-            raise UsageError(f"--alarm-email {self.alarm_email!r} is not an e-mail address.")
-
-
-@dataclass(frozen=True)
 class Artifact:
     """A file uploaded to the scripts bucket; re-uploaded only when its sha256 changes."""
 
     key: str
     body: bytes = field(repr=False)
     content_type: str
+    reason: str = ""  # why `up` uploads it, beyond "missing" or "content changed"
 
     @property
     def sha256(self) -> str:
@@ -104,7 +70,8 @@ class StackSpec:
     account: str
     region: str
     partition: str = "aws"
-    options: AwsOptions = AwsOptions()
+    options: AwsOptions = field(default_factory=AwsOptions)
+    tls_only: bool = True  # False when the endpoint is an emulator over plain HTTP
 
     # names ---------------------------------------------------------------------------------
     @property
@@ -209,14 +176,18 @@ class StackSpec:
 
     @property
     def encryption(self) -> dict[str, Any]:
-        rule: dict[str, Any] = {
-            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": self.options.sse}
+        if self.options.kms_key is None:
+            return {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+        default = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": self.options.kms_key}
+        # A bucket key makes S3 call KMS far less often (KMS requests are billed).
+        return {
+            "Rules": [{"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": True}]
         }
-        if self.options.sse == "aws:kms":
-            rule["BucketKeyEnabled"] = True  # the AWS-managed aws/s3 key, with fewer KMS calls
-        return {"Rules": [rule]}
 
-    def bucket_policy(self, role: str) -> dict[str, Any]:
+    def bucket_policy(self, role: str) -> dict[str, Any] | None:
+        """Deny plain-HTTP requests; none over a plain-HTTP emulator, which it would lock out."""
+        if not self.tls_only:
+            return None
         return render_policy("bucket-tls-only", partition=self.partition, bucket=self.bucket(role))
 
     def lifecycle_rules(self, role: str) -> list[dict[str, Any]]:
@@ -239,6 +210,15 @@ class StackSpec:
                         {"Days": 30, "StorageClass": "STANDARD_IA"},
                         {"Days": 90, "StorageClass": "GLACIER_IR"},
                     ],
+                }
+            )
+        if role == "lake":
+            rules.append(
+                {
+                    "ID": "lake-to-intelligent-tiering",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "Transitions": [{"Days": 0, "StorageClass": "INTELLIGENT_TIERING"}],
                 }
             )
         if role == "athena-results":
@@ -279,7 +259,20 @@ class StackSpec:
         return render_policy(f"{service}-trust", **self._policy_values())
 
     def role_policy(self, service: str) -> dict[str, Any]:
-        return render_policy(f"{service}-policy", **self._policy_values())
+        policy = render_policy(f"{service}-policy", **self._policy_values())
+        if self.options.kms_key is not None:  # the buckets' key, only through S3
+            policy["Statement"].append(
+                {
+                    "Sid": "BucketKey",
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": self.options.kms_key,
+                    "Condition": {
+                        "StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}
+                    },
+                }
+            )
+        return policy
 
     def topic_policy(self) -> dict[str, Any]:
         return render_policy(
@@ -353,12 +346,13 @@ class StackSpec:
             "--job-bookmark-option": "job-bookmark-enable",
             "--enable-metrics": "true",
             "--enable-observability-metrics": "true",
-            "--enable-continuous-cloudwatch-log": "true",
+            "--enable-auto-scaling": "true",
             "--extra-py-files": self.s3_url("scripts", PACKAGE_KEY),
             "--TempDir": self.s3_url("scripts", "glue-temp/"),
             "--raw_path": self.s3_url("raw", RAW_PREFIX),
             "--lake_path": self.s3_url("lake"),
             "--database": self.database,
+            "--aws_region": self.region,
             "--fx_rate": str(self.settings.fx_rate),
             "--high_value_threshold": str(self.settings.high_value_threshold),
         }
@@ -414,12 +408,18 @@ class StackSpec:
         return {
             "ResultConfiguration": {
                 "OutputLocation": self.s3_url("athena-results"),
-                "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
+                "EncryptionConfiguration": self.results_encryption,
             },
             "EnforceWorkGroupConfiguration": True,
             "PublishCloudWatchMetricsEnabled": True,
-            "BytesScannedCutoffPerQuery": self.options.scan_cutoff_bytes,
+            "BytesScannedCutoffPerQuery": self.options.scan_cutoff_gb * 1024**3,
         }
+
+    @property
+    def results_encryption(self) -> dict[str, str]:
+        if self.options.kms_key is None:
+            return {"EncryptionOption": "SSE_S3"}
+        return {"EncryptionOption": "SSE_KMS", "KmsKey": self.options.kms_key}
 
     @property
     def workgroup_update(self) -> dict[str, Any]:

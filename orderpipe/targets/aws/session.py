@@ -58,6 +58,11 @@ class AwsSession:
             self._clients[service] = self.boto3_session.client(service, config=self.config)
         return self._clients[service]
 
+    @property
+    def plain_http(self) -> bool:
+        """S3 is reached over plain HTTP: an emulator (moto server, LocalStack) at http://…"""
+        return str(self.client("s3").meta.endpoint_url).startswith("http://")
+
     @cached_property
     def account(self) -> str:
         return str(self.client("sts").get_caller_identity()["Account"])

@@ -52,7 +52,7 @@ def collect(reader: Reader) -> dict[str, Any]:
                 encryption=rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm"),
                 public_access_blocked=bool(b.get("public_access_block"))
                 and all(b["public_access_block"].values()),
-                tls_only=b.get("policy") == spec.bucket_policy(role),
+                tls_only=b.get("policy") is not None and b["policy"] == spec.bucket_policy(role),
                 lifecycle=[r.get("ID") for r in b.get("lifecycle") or []],
                 versioning=b.get("versioning") or "off",
             )

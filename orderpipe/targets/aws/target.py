@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -12,9 +11,10 @@ from typing import Any
 from orderpipe.settings import Settings
 from orderpipe.targets.aws.artifacts import job_artifacts
 from orderpipe.targets.aws.executor import Executor, Sleep
+from orderpipe.targets.aws.options import describe, load_options
 from orderpipe.targets.aws.planner import Planner
 from orderpipe.targets.aws.reader import Reader
-from orderpipe.targets.aws.resources import Artifact, AwsOptions, StackSpec
+from orderpipe.targets.aws.resources import Artifact, StackSpec
 from orderpipe.targets.aws.session import AwsSession
 from orderpipe.targets.aws.status import collect
 from orderpipe.targets.aws.teardown import Teardown
@@ -31,9 +31,8 @@ Artifacts = Callable[[], list[Artifact]]
 
 
 class AwsTarget(Target):
-    """The aws target. Options beyond the global settings are keyword arguments (see
-    `AwsOptions`: glue_version, flex, alarm_email, buffer_mb, buffer_seconds,
-    scan_cutoff_bytes, sse, versioning, ...); `sleep` is injectable so tests never wait."""
+    """The aws target. `options` are `up`'s flags (see `AwsOptions`; None = not given), merged
+    with ORDERPIPE_AWS_* and orderpipe.toml's [aws]; `sleep` is injectable so tests never wait."""
 
     name = "aws"
 
@@ -48,11 +47,8 @@ class AwsTarget(Target):
         **options: Any,
     ) -> None:
         super().__init__(settings)
-        known = {f.name for f in fields(AwsOptions)}
-        unknown = set(options) - known
-        if unknown:
-            raise TypeError(f"unknown AWS option(s): {', '.join(sorted(unknown))}")
-        self.options = AwsOptions(**options)
+        self.resolved = load_options(options)
+        self.options = self.resolved.options
         self.session = session or AwsSession(settings.region, settings.profile)
         self.sleep = sleep
         self.artifacts = artifacts
@@ -71,6 +67,7 @@ class AwsTarget(Target):
             region=self.session.region,
             partition=self.session.partition,
             options=self.options,
+            tls_only=not self.session.plain_http,
         )
 
     @property
@@ -80,6 +77,9 @@ class AwsTarget(Target):
     # provisioning -------------------------------------------------------------------------
     def plan_up(self) -> list[Action]:
         return Planner(self.reader, self.artifacts).plan()
+
+    def option_rows(self) -> list[tuple[str, str, str, str]]:
+        return describe(self.resolved)
 
     def plan_down(self, keep_data: bool) -> list[Action]:
         return Teardown(self.reader).plan(keep_data)
@@ -119,11 +119,12 @@ class AwsTarget(Target):
     def generate_remotely(
         self, *, count: int, rate: float | None, seed: int | None, requested: bool | None
     ) -> dict[str, Any] | None:
-        from orderpipe.targets.aws.ec2 import launch_generator
+        from orderpipe.targets.aws.ec2 import launch_generator, launch_settings
 
+        scripts = self.bucket("scripts")
         return launch_generator(
-            self.session, self.names, count=count, rate=rate, seed=seed,
-            scripts_bucket=self.bucket("scripts"), sleep=self.sleep,
+            self.session, self.names, count=count, rate=rate, seed=seed, scripts_bucket=scripts,
+            sleep=self.sleep, spot=bool(launch_settings(self.session, scripts).get("spot")),
         )  # fmt: skip
 
     def stop_generator(self) -> list[str]:
@@ -173,7 +174,16 @@ class AwsTarget(Target):
 
         return job_runs(self.session, self.names, limit, lake_bucket=self.bucket("lake"))
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
+    def query(
+        self, sql: str, params: Sequence[Any] = (), reuse_minutes: int | None = None
+    ) -> QueryResult:
         from orderpipe.targets.aws.athena import run_query
 
-        return run_query(self.session, self.names, sql, list(params), sleep=self.sleep)
+        return run_query(
+            self.session,
+            self.names,
+            sql,
+            list(params),
+            sleep=self.sleep,
+            reuse_minutes=reuse_minutes,
+        )

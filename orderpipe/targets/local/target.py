@@ -186,7 +186,9 @@ class LocalTarget(Target):
         lines = self._runs_file.read_text(encoding="utf-8").splitlines()
         return [json.loads(line) for line in reversed(lines[-limit:]) if line.strip()]
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
+    def query(
+        self, sql: str, params: Sequence[Any] = (), reuse_minutes: int | None = None
+    ) -> QueryResult:
         self.require_home()
         return duck.run(self.bucket("lake"), sql, params)
 
