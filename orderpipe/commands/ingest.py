@@ -37,6 +37,19 @@ def ship_logs(target: Any, log_dir: Path | None = None, follow: bool = False) ->
     return stats
 
 
+def _replay_file(value: Path | None) -> Path | None:
+    """`--replay sample` is the packaged sample; any other value must be a readable file."""
+    if value is None:
+        return None
+    if str(value) == "sample":
+        from orderpipe.paths import SAMPLE_CSV
+
+        return SAMPLE_CSV
+    if not value.is_file():
+        raise typer.BadParameter(f"{value} is not a file (or `sample` for the bundled sample).")
+    return value
+
+
 def generate(
     ctx: typer.Context,
     count: Annotated[int, typer.Option(min=1, help="How many synthetic order lines.")] = 10_000,
@@ -50,7 +63,9 @@ def generate(
     replay: Annotated[
         Path | None,
         typer.Option(
-            exists=True, dir_okay=False, readable=True, help="Stream a real CSV/NDJSON order file."
+            callback=_replay_file,
+            help="Stream a real CSV/NDJSON order file; `sample`: 3,000 lines of the public "
+            "Online Retail data set that ship with orderpipe.",
         ),
     ] = None,
     date_format: Annotated[
