@@ -72,10 +72,8 @@ def test_the_installed_wheel_runs_the_demo_and_queries_outside_the_repo(
 
     orderpipe = installed / "orderpipe"
     run(orderpipe, "--home", home, "demo", "--orders", "2000", cwd=elsewhere, env=env)
-    top = json.loads(
-        run(orderpipe, "--home", home, "query", "top-orders", "--format", "json",
-            cwd=elsewhere, env=env)  # fmt: skip
-    )
+    query = [orderpipe, "--home", home, "query", "top-orders", "--format", "json"]
+    top = json.loads(run(*query, cwd=elsewhere, env=env))
     assert top and {"invoiceno", "totalusd"} <= set(top[0])
 
     # The bundled Online Retail sample replays (its £ and day-first dates included).

@@ -1,5 +1,7 @@
 """The CLI end to end as a user runs it: `orderpipe --target aws up/status/down` in a subprocess
-against a moto server, checked with plain boto3 the way one would with the aws CLI."""
+against a plain moto server (`moto_server`, its own process, nothing patched), checked with plain
+boto3 the way one would with the aws CLI. The server speaks plain HTTP, so the stack is built
+without the TLS-only bucket policy, and the plan says so."""
 
 from __future__ import annotations
 
@@ -8,16 +10,18 @@ import os
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from moto_patches import moto_tls  # noqa: F401 (a fixture; tests/aws is on sys.path)
 
 from orderpipe.settings import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX
 
 ORDERPIPE = Path(sys.executable).with_name("orderpipe")
+MOTO_SERVER = Path(sys.executable).with_name("moto_server")
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's
 STACK = "clitest"
@@ -30,16 +34,28 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def endpoint(home: Path, moto_tls: None) -> Iterator[str]:  # noqa: F811
-    from moto.server import ThreadedMotoServer
-
+def endpoint(home: Path, tmp_path: Path) -> Iterator[str]:
+    """A moto server as a user starts it: `moto_server -p PORT`, stopped afterwards."""
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    log = (tmp_path / "moto_server.log").open("w")
+    server = subprocess.Popen(
+        [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=2).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "no moto_server"
+                time.sleep(0.2)
+        yield url
     finally:
-        server.stop()
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
 
 
 @pytest.fixture
@@ -100,11 +116,8 @@ def check_stack(endpoint: str) -> None:
         assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
         block = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
         assert all(block.values()) and len(block) == 4
-        policy = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
-        assert any(
-            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-            for s in statements(policy)
-        )
+        with pytest.raises(s3.exceptions.ClientError, match="NoSuchBucketPolicy"):
+            s3.get_bucket_policy(Bucket=name)  # plain HTTP: a TLS-only policy would deny all
         rules = s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
         assert any("AbortIncompleteMultipartUpload" in r for r in rules)
         assert {"Key": "orderpipe:stack", "Value": STACK} in s3.get_bucket_tagging(Bucket=name)[
@@ -114,6 +127,10 @@ def check_stack(endpoint: str) -> None:
     assert any(
         t["StorageClass"] == "STANDARD_IA" for r in raw_rules for t in r.get("Transitions", [])
     )
+    lake_rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket("lake"))["Rules"]
+    assert [t for r in lake_rules for t in r.get("Transitions", [])] == [
+        {"Days": 0, "StorageClass": "INTELLIGENT_TIERING"}
+    ]
     results_rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket("athena-results"))["Rules"]
     assert any(r.get("Expiration", {}).get("Days") == 7 for r in results_rules)
 
@@ -131,12 +148,15 @@ def check_stack(endpoint: str) -> None:
     glue = aws(endpoint, "glue")
     job = glue.get_job(JobName=f"{STACK}-transform-order-history")["Job"]
     assert job["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-enable"
-    assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("6.0", "G.1X", 2)
+    assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("6.0", "G.1X", 4)
+    assert job["DefaultArguments"]["--enable-auto-scaling"] == "true"
+    assert (job["Timeout"], job["ExecutionProperty"]["MaxConcurrentRuns"]) == (60, 1)
     scripts = s3.list_objects_v2(Bucket=bucket("scripts"))["Contents"]
     assert {o["Key"] for o in scripts} == {
         "glue/transform_order_history.py",
         "glue/orderpipe_job.zip",
         "ec2/orderpipe.tar.gz",
+        "ec2/launch.json",
     }
     assert glue.get_database(Name=STACK)["Database"]["Name"] == STACK
     assert glue.get_crawler(Name=f"{STACK}-raw-crawler")["Crawler"]["Targets"]["S3Targets"][0][
@@ -152,15 +172,22 @@ def check_stack(endpoint: str) -> None:
     )
 
     iam = aws(endpoint, "iam")
+    ec2_policy = iam.get_role_policy(RoleName=f"{STACK}-ec2-role",
+                                     PolicyName=f"{STACK}-ec2-least-privilege")  # fmt: skip
+    assert "ssmmessages:OpenDataChannel" in json.dumps(ec2_policy["PolicyDocument"])
     for service in ("firehose", "glue", "ec2"):
         role = f"{STACK}-{service}-role"
-        assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
         for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
             document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
             for statement in statements(document):
                 actions = as_list(statement["Action"])
                 assert "*" not in actions and not [a for a in actions if a.endswith(":*")]
-                assert as_list(statement["Resource"]) != ["*"] or "Condition" in statement
+                anywhere = as_list(statement["Resource"]) == ["*"]  # SSM has no resource ARNs
+                assert (
+                    not anywhere
+                    or "Condition" in statement
+                    or statement["Sid"].startswith("SessionManager")
+                )
 
 
 def leftovers(endpoint: str) -> list[str]:
@@ -190,13 +217,23 @@ def test_up_status_down_through_the_cli_against_a_moto_server(
     assert "nothing was changed" in dry.stderr
     for resource in (bucket("raw"), f"{STACK}-glue-role", f"{STACK}-orders", f"{STACK}-workgroup"):
         assert resource in dry.stderr
+    assert "no TLS-only policy: the endpoint is plain HTTP" in dry.stderr
     assert leftovers(endpoint) == []
 
     orderpipe(env, "up")
     check_stack(endpoint)
 
+    # A managed policy attached by hand (say, for debugging) is the owner's: `up` keeps it.
+    iam = aws(endpoint, "iam")
+    arn = iam.create_policy(PolicyName=f"{STACK}-by-hand", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}],
+    }))["Policy"]["Arn"]  # fmt: skip
+    iam.attach_role_policy(RoleName=f"{STACK}-ec2-role", PolicyArn=arn)
     again = orderpipe(env, "up")
     assert "up to date" in again.stderr
+    attached = iam.list_attached_role_policies(RoleName=f"{STACK}-ec2-role")["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [arn]
 
     status = orderpipe(env, "status", "--format", "json")
     report = json.loads(status.stdout)
@@ -207,3 +244,44 @@ def test_up_status_down_through_the_cli_against_a_moto_server(
     assert leftovers(endpoint) == []
     second = orderpipe(env, "down", "--yes")
     assert "nothing to do" in second.stderr
+
+
+def test_every_aws_option_comes_from_a_flag_the_environment_or_orderpipe_toml(
+    env: dict[str, str], endpoint: str, tmp_path: Path
+) -> None:
+    """Same precedence as the global options: flag > ORDERPIPE_AWS_* > [aws] > default; each
+    option is shown by `up --dry-run` with where it came from, and reaches the plan."""
+    (tmp_path / "orderpipe.toml").write_text(
+        '[aws]\nglue_version = "5.1"\nbuffer_seconds = 300\nalarm_email = "ops@example.com"\n'
+    )
+    env = {**env, "ORDERPIPE_AWS_BUFFER_SECONDS": "120", "ORDERPIPE_AWS_VERSIONING": "true",
+           "COLUMNS": "250"}  # fmt: skip
+    dry = subprocess.run(
+        [str(ORDERPIPE), "--target", "aws", "--stack", STACK, "up", "--dry-run", "--flex",
+         "--spot", "--glue-workers", "6"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:4]]
+            for line in dry.stderr.splitlines() if line.startswith("│ --")}  # fmt: skip
+    assert rows["--flex"] == ["on", "flag --flex"]
+    assert rows["--spot"] == ["on", "flag --spot"]
+    assert rows["--glue-workers"] == ["6", "flag --glue-workers"]
+    assert rows["--buffer-seconds"] == ["120", "ORDERPIPE_AWS_BUFFER_SECONDS"]
+    assert rows["--versioning"] == ["on", "ORDERPIPE_AWS_VERSIONING"]
+    assert rows["--glue-version"] == ["5.1", "orderpipe.toml"]
+    assert rows["--alarm-email"] == ["ops@example.com", "orderpipe.toml"]
+    assert rows["--kms-key"] == ["—", "default"]
+    for planned in ("Glue 5.1, Flex, auto scaling up to 6 G.1X", "an object every 5 MiB or 120s",
+                    "generator on Spot", "sns.subscribe", "s3.put_bucket_versioning",
+                    "lake-to-intelligent-tiering"):  # fmt: skip
+        assert planned in dry.stderr, planned
+
+    bad = subprocess.run(
+        [str(ORDERPIPE), "--target", "aws", "--stack", STACK, "up", "--dry-run"],
+        env={**env, "ORDERPIPE_AWS_BUFFER_SECONDS": "901"}, cwd=tmp_path,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert bad.returncode == 2
+    assert "--buffer-seconds 901 must be between 0 and 900" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -2,10 +2,9 @@
 EC2 and `--here`, `crawl`, `transform run/status`, `query`, `status`, `down` — each command a
 subprocess, each effect checked with plain boto3 the way one would with the aws CLI.
 
-moto runs no crawler, job or query: the crawler and the job are set to finish at once through
-moto's state manager, the job's run summary is put where the job would write it, and Athena's
-answer is canned through moto's results API. The in-process server is patched by `moto_tls`
-(see moto_patches), so the CLI reads and writes objects despite the TLS-only bucket policies.
+The server is a plain `moto_server` process (nothing patched). moto runs no crawler, job or
+query: the crawler and the job are set to finish at once through moto's state manager, and
+Athena's answer is canned through moto's results API — both documented parts of moto's own API.
 """
 
 from __future__ import annotations
@@ -14,13 +13,11 @@ import base64
 import gzip
 import json
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from moto_patches import moto_tls  # noqa: F401 (a fixture)
 from test_cli_moto_server import (  # tests/aws is on sys.path
     ACCOUNT,
     REGION,
@@ -65,17 +62,11 @@ def moto_api(endpoint: str, path: str, body: dict[str, Any]) -> None:  # noqa: F
 
 
 @pytest.fixture
-def immediate(endpoint: str) -> Iterator[None]:  # noqa: F811
-    """Crawls and job runs finish at once (moto's state manager is the test process's own:
-    the transitions are unset afterwards so no other test sees them)."""
-    models = ("glue::crawl", "glue::job_run")
-    for model in models:
+def immediate(endpoint: str) -> None:  # noqa: F811
+    """Crawls and job runs finish at once (the server is this test's own)."""
+    for model in ("glue::crawl", "glue::job_run"):
         moto_api(endpoint, "state-manager/set-transition",
                  {"model_name": model, "transition": {"progression": "immediate"}})  # fmt: skip
-    yield
-    for model in models:
-        moto_api(endpoint, "state-manager/unset-transition", {"model_name": model})
-    moto_api(endpoint, "reset", {})
 
 
 def generators(endpoint: str) -> list[dict[str, Any]]:  # noqa: F811
@@ -110,6 +101,7 @@ def test_the_pipeline_through_the_cli_against_a_moto_server(
         return orderpipe(env, "--home", str(tmp_path / "home"), *args)
 
     cli("up")
+    assert "up to date" in cli("up").stderr
 
     # generate: the stack's generator instance, locked down, with the agent in its user-data.
     launched = cli("generate", "--count", "5000", "--rate", "50")

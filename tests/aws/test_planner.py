@@ -9,8 +9,8 @@ import pytest
 
 from orderpipe.errors import NotReadyError, UsageError
 from orderpipe.settings import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX, Settings
-from orderpipe.targets.aws.planner import Planner
 from orderpipe.targets.aws.options import AwsOptions
+from orderpipe.targets.aws.planner import Planner
 from orderpipe.targets.aws.resources import LAUNCH_KEY, PACKAGE_KEY, SCRIPT_KEY, Artifact, StackSpec
 from orderpipe.targets.aws.teardown import Teardown
 from orderpipe.targets.base import Action
@@ -272,8 +272,15 @@ def test_alarm_email_adds_topic_subscription_alarm_and_glue_failure_rule() -> No
 
 @pytest.mark.parametrize(
     "options",
-    [{"glue_version": "4.0"}, {"scan_cutoff_gb": 0}, {"buffer_mb": 0}, {"alarm_email": "x"},
-     {"buffer_seconds": 901}, {"kms_key": "alias/mine"}, {"glue_workers": 1}],  # fmt: skip
+    [
+        {"glue_version": "4.0"},
+        {"scan_cutoff_gb": 0},
+        {"buffer_mb": 0},
+        {"alarm_email": "x"},
+        {"buffer_seconds": 901},
+        {"kms_key": "alias/mine"},
+        {"glue_workers": 1},
+    ],
 )
 def test_impossible_options_are_usage_errors(options: dict[str, Any]) -> None:
     with pytest.raises(UsageError):

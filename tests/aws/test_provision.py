@@ -1,12 +1,18 @@
-"""`up`, `down` and `status` of the aws target applied to moto in-process."""
+"""`up`, `down` and `status` of the aws target applied to moto in-process.
+
+moto applies a bucket policy's Deny statements without their conditions, so S3 is reached over
+plain HTTP here (moto's in-process mock answers http:// as well): the stack is then built as for
+an emulator, without the TLS-only policy, exactly as a user with a plain-HTTP endpoint gets it.
+The policy itself is checked in test_planner.py.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from moto_patches import moto_tls  # noqa: F401 (a fixture; tests/aws is on sys.path)
 
 from orderpipe.errors import OrderpipeError
 from orderpipe.paths import GLUE_SCRIPT
@@ -26,8 +32,13 @@ def artifacts(package: bytes = b"PK\x03\x04 job package") -> list[Artifact]:
     ]
 
 
+@pytest.fixture(autouse=True)
+def plain_http_s3(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://s3.{REGION}.amazonaws.com")
+
+
 @pytest.fixture
-def moto(aws_credentials: None, moto_tls: None) -> Iterator[None]:  # noqa: F811
+def moto(aws_credentials: None) -> Iterator[None]:
     from moto import mock_aws
 
     with mock_aws():
@@ -120,7 +131,6 @@ def test_up_builds_the_stack_and_a_second_up_changes_nothing(moto: None) -> None
 
 def test_up_interrupted_after_any_step_converges_when_run_again(
     aws_credentials: None,
-    moto_tls: None,  # noqa: F811
 ) -> None:
     """Every kind of step (the first of each API call; the other buckets and roles go through
     the same code) is the last one done before the process dies; `up` again must converge."""
@@ -285,15 +295,19 @@ def test_status_lists_every_resource_with_state_and_settings(moto: None) -> None
         by_kind.setdefault(row["kind"], []).append(row)
     assert all(r["state"] == "ok" for r in report["resources"]), report["resources"]
     assert len(by_kind["bucket"]) == 4 and len(by_kind["iam role"]) == 3
-    assert by_kind["bucket"][0]["settings"]["tls_only"] is True
+    assert by_kind["bucket"][0]["settings"]["tls_only"] is False  # plain HTTP: see the top
     assert by_kind["glue job"][0]["settings"]["glue_version"] == "6.0"
     assert by_kind["athena workgroup"][0]["settings"]["scan_cutoff_bytes"] == 10 * 1024**3
 
-    client("s3").delete_bucket_policy(Bucket=f"shop-raw-123456789012-{REGION}")
+    # A TLS-only policy put by hand would lock a plain-HTTP client out: it is drift.
+    raw = f"shop-raw-123456789012-{REGION}"
+    tls_only = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:GetBucketTagging",
+        "Resource": f"arn:aws:s3:::{raw}", "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }]}  # fmt: skip
+    client("s3").put_bucket_policy(Bucket=raw, Policy=json.dumps(tls_only))
     drifted = [r for r in target.status()["resources"] if r["state"] != "ok"]
-    assert [(r["name"], r["state"]) for r in drifted] == [
-        (f"shop-raw-123456789012-{REGION}", "drift: put_bucket_policy")
-    ]
+    assert [(r["name"], r["state"]) for r in drifted] == [(raw, "drift: delete_bucket_policy")]
 
 
 def _error(status: int, code: str, message: str) -> Any:
