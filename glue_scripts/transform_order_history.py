@@ -267,6 +267,9 @@ def _glue_lines(glue_context: Any, raw_path: str) -> Any:
         format_options={"separator": _CTRL_A, "quoteChar": -1, "withHeader": False},
         transformation_ctx="raw_source",
     )
+    # Every column as text before toDF(): a line of another shape must not make a column a
+    # choice type, which toDF() turns into a struct.
+    dyf = dyf.resolveChoice(specs=[(f.name, "cast:string") for f in dyf.schema().fields])
     df = dyf.toDF()
     if "ingested_from" not in df.columns:
         df = df.withColumn("ingested_from", F.input_file_name())
@@ -278,21 +281,24 @@ def _glue_lines(glue_context: Any, raw_path: str) -> Any:
     )
 
 
-def _glue_raw_path(args: dict[str, str]) -> str:
+def _glue_raw_path(args: dict[str, str], glue: Any) -> str:
     """The raw location: `--raw_path`, else the location of `--raw_database`.`--raw_table`."""
     if args.get("raw_path"):
         return args["raw_path"]
-    import boto3
-
-    table = boto3.client("glue").get_table(
-        DatabaseName=args["raw_database"], Name=args["raw_table"]
-    )["Table"]
+    table = glue.get_table(DatabaseName=args["raw_database"], Name=args["raw_table"])["Table"]
     return str(table["StorageDescriptor"]["Location"])
+
+
+def glue_run_id(args: dict[str, str], started: datetime) -> str:
+    """The run's id is the JOB_RUN_ID Glue passes: its summary is `_runs/<JobRunId>.json`,
+    where `orderpipe transform status` looks for it."""
+    return job_io.check_run_id(args.get("JOB_RUN_ID") or new_run_id(started))
 
 
 def glue_main(argv: list[str]) -> dict:
     """The Glue job: bookmarks make it incremental. For --full-refresh the aws target starts the
     run with bookmarks disabled, so the source yields every object and the tables are rebuilt."""
+    import boto3
     from awsglue.context import GlueContext
     from awsglue.job import Job
     from awsglue.utils import getResolvedOptions
@@ -300,7 +306,7 @@ def glue_main(argv: list[str]) -> dict:
 
     names = ["JOB_NAME", "lake_path", "database"]
     optional = ["raw_path", "raw_database", "raw_table", "fx_rate", "high_value_threshold"]
-    optional += ["full_refresh"]
+    optional += ["full_refresh", "JOB_RUN_ID", "aws_region"]
     args = getResolvedOptions(argv, names + [n for n in optional if f"--{n}" in argv])
     glue_context = GlueContext(SparkContext.getOrCreate())
     spark = glue_context.spark_session
@@ -308,18 +314,19 @@ def glue_main(argv: list[str]) -> dict:
     job.init(args["JOB_NAME"], args)
 
     started, clock = datetime.now(UTC), time.monotonic()
-    run_id = new_run_id(started)
+    run_id = glue_run_id(args, started)
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     lake_path = args["lake_path"]
+    glue = boto3.client("glue", region_name=args.get("aws_region"))
     params: dict[str, Any] = {
         "fx_rate": float(args.get("fx_rate", 0.012)),
         "high_value_threshold": float(args.get("high_value_threshold", 100.0)),
         "full_refresh": args.get("full_refresh", "false").lower() in ("true", "1", "yes"),
     }
     files = job_io.open_files(spark, lake_path)
-    register = job_io.glue_registrar(args["database"], lake_path)
+    register = job_io.glue_registrar(args["database"], lake_path, client=glue)
     job_io.recover(files, lake_path, register)
-    lines = _glue_lines(glue_context, _glue_raw_path(args))
+    lines = _glue_lines(glue_context, _glue_raw_path(args, glue))
     numbers: dict[str, Any] = {}
     objects = 0
     if lines is not None:

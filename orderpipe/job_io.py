@@ -286,7 +286,7 @@ def publish(files: Files, lake: str, manifest: dict[str, Any]) -> None:
     """Move each staged file into its partition folder, then drop the partition's older files;
     on a full refresh also drop partitions the run did not produce. Idempotent (roll forward)."""
     run_id = manifest["run_id"]
-    final_name = f"part-{run_id}.snappy.parquet"
+    final_name = f"part-{run_id}.zstd.parquet"  # stage() writes zstd
     for table, parts in manifest["tables"].items():
         for part in parts:
             target = join(lake, table, part)

@@ -307,3 +307,35 @@ def test_job_runs_lists_the_newest_first_with_their_numbers(session):
     assert [r["run_id"] for r in runs] == [ids[2], ids[1]]
     assert runs[0]["transformed"] == 1000 and runs[1]["transformed"] is None
     assert all(r["state"] == "SUCCEEDED" for r in runs)
+
+
+def test_the_summary_the_job_writes_under_glues_run_id_is_the_one_transform_status_shows(
+    session, tmp_path
+):
+    """The job's own code names its summary: the run id comes from the arguments Glue passes
+    (JOB_RUN_ID), the summary is built and written by the job. The lake folder then stands
+    for the lake bucket (on Glue the job writes to S3 through the same code)."""
+    import time
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from orderpipe import job_io
+    from orderpipe.paths import load_glue_script
+
+    job_run_id = boto3.client("glue").start_job_run(JobName=NAMES.job)["JobRunId"]
+    script = load_glue_script()
+    started = datetime.now(UTC)
+    glue_args = {"JOB_NAME": NAMES.job, "JOB_RUN_ID": job_run_id, "lake_path": f"s3://{LAKE}/"}
+    numbers = {"records_read": 1200, "transformed": 1000, "quarantined": {"cancelled": 60}}
+    summary = script._summary(
+        script.glue_run_id(glue_args, started), started, time.monotonic(),
+        fx_rate=0.012, high_value_threshold=100.0, full_refresh=False, **numbers,
+    )  # fmt: skip
+    written = Path(job_io.write_summary(job_io.Files(), str(tmp_path), summary))
+    boto3.client("s3").put_object(
+        Bucket=LAKE, Key=written.relative_to(tmp_path).as_posix(), Body=written.read_bytes()
+    )
+
+    (run,) = job_runs(session, NAMES, 10, lake_bucket=LAKE)
+    assert run["run_id"] == job_run_id
+    assert (run["records_read"], run["transformed"], run["quarantined_total"]) == (1200, 1000, 60)
