@@ -77,7 +77,7 @@ def demo(
         f"  orderpipe{home} query top-orders --param limit=5 --format json\n"
         f'  orderpipe{home} query sql "SELECT country, count(*) AS n FROM transformed_orders '
         'GROUP BY 1 ORDER BY 2 DESC"\n'
-        f"  orderpipe{home} generate --replay ../shared/data/online_retail_2010-12_head.csv\n"
+        f"  orderpipe{home} generate --replay sample   # 3,000 real Online Retail lines\n"
         f"  orderpipe{home} transform run && orderpipe{home} status\n"
         f"  orderpipe{home} down"
     )
