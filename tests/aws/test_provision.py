@@ -318,3 +318,17 @@ def _error(status: int, code: str, message: str) -> Any:
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": status},
     }
+
+
+def test_up_spot_makes_generate_launch_the_generator_on_spot(moto: None) -> None:
+    """`up --spot` is recorded in the scripts bucket; a later `generate` (which has no --spot
+    of its own) launches what `up` was told."""
+    target = make_target(spot=True)
+    target.apply(target.plan_up())
+    later = make_target()  # another command, without the flag
+    launched = later.generate_remotely(count=100, rate=None, seed=1, requested=None)
+    assert launched is not None
+    (reservation,) = client("ec2").describe_instances(InstanceIds=[launched["instance_id"]])[
+        "Reservations"
+    ]
+    assert reservation["Instances"][0].get("InstanceLifecycle") == "spot"

@@ -225,3 +225,18 @@ def test_a_missing_workgroup_says_to_run_up(session):
 )
 def test_cost_is_five_dollars_a_terabyte_with_a_ten_megabyte_minimum(scanned, dollars):
     assert query_cost_usd(scanned) == pytest.approx(dollars)
+
+
+def test_reuse_asks_athena_for_a_recent_identical_result(session):
+    """`query --reuse MINUTES` reaches StartQueryExecution; without it no reuse is asked."""
+    sent: list[dict] = []
+    session.client("athena").meta.events.register(
+        "provide-client-params.athena.StartQueryExecution",
+        lambda params, **_: sent.append(dict(params)),
+    )
+    run_query(session, NAMES, "SELECT 1", reuse_minutes=60)
+    run_query(session, NAMES, "SELECT 1")
+    assert sent[0]["ResultReuseConfiguration"] == {
+        "ResultReuseByAgeConfiguration": {"Enabled": True, "MaxAgeInMinutes": 60}
+    }
+    assert "ResultReuseConfiguration" not in sent[1]

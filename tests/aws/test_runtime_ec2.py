@@ -220,3 +220,10 @@ def test_a_profile_still_propagating_is_retried_then_named(session):
         ):
             _launch(session, sleep=slept.append, profile_attempts=3)
     assert slept == [5.0, 5.0]
+
+
+def test_spot_launches_a_one_time_spot_instance_that_terminates(session):
+    instance = _instance(_launch(session, spot=True)["instance_id"])
+    assert instance.get("InstanceLifecycle") == "spot"
+    stop_generator(session, NAMES)
+    assert _instance(_launch(session)["instance_id"]).get("InstanceLifecycle") is None
