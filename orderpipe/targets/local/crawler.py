@@ -19,6 +19,7 @@ from orderpipe.localcatalog import LocalCatalog
 from orderpipe.settings import RAW_PREFIX
 from orderpipe.targets.base import CrawlResult
 
+SAMPLE_BYTES = 8 * 1024 * 1024  # per object: a crawl reads a sample, never whole objects
 _JSON_TO_GLUE = {str: "string", int: "bigint", float: "double", bool: "boolean"}
 
 
@@ -36,21 +37,24 @@ def fingerprint(objects: list[Path]) -> str:
     return f"{len(objects)}:{newest}"
 
 
-def _sample_lines(path: Path, lines: int) -> Iterator[bytes]:
-    """Up to `lines` lines of one object, each at most MAX_LINE_BYTES (a longer line is skipped
-    without being held); an object that cannot be read to the end yields what it could."""
+def _sample_lines(path: Path, lines: int, budget: int = SAMPLE_BYTES) -> Iterator[bytes]:
+    """Up to `lines` lines or `budget` bytes of one object, each line at most MAX_LINE_BYTES (a
+    longer one is skipped without being held); an object that cannot be read to the end yields
+    what it could."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as handle:
             for _ in range(lines):
                 line = handle.readline(MAX_LINE_BYTES + 1)
-                if not line:
+                budget -= len(line)
+                if not line or budget < 0:
                     return
                 if len(line) <= MAX_LINE_BYTES:
                     yield line
                     continue
                 while line and not line.endswith(b"\n"):  # skip the rest of the long line
                     line = handle.readline(MAX_LINE_BYTES)
+                    budget -= len(line)
     except (OSError, EOFError, zlib.error):
         return  # truncated or not gzip: the job reports the object; the sample goes on
 
