@@ -83,3 +83,30 @@ def test_the_installed_wheel_runs_the_demo_and_queries_outside_the_repo(
     )  # fmt: skip
     assert replayed.returncode == 0, replayed.stderr
     assert "wrote 3,000 orders" in replayed.stderr and "2010-12-17" in replayed.stderr
+
+
+def test_the_generator_package_for_ec2_builds_from_the_installed_wheel(
+    installed: Path, tmp_path: Path
+) -> None:
+    """`up` uploads orderpipe for the EC2 generator; from a wheel there is no checkout to pack,
+    so it is packed from the installed package and must install as the instance installs it."""
+    tarball = tmp_path / "orderpipe.tar.gz"
+    pack = (
+        "import sys; from orderpipe.targets.aws.artifacts import source_tarball; "
+        "open(sys.argv[1], 'wb').write(source_tarball())"
+    )
+    run(installed / "python", "-c", pack, tarball, cwd=tmp_path)
+    instance = tmp_path / "instance"
+    run(sys.executable, "-m", "venv", "--without-pip", instance, cwd=tmp_path)
+    python = instance / "bin" / "python"
+    site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))",
+                    cwd=tmp_path).strip())  # fmt: skip
+    (site / "zz_dev_dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--python", python]
+    run(*pip, "install", "--no-deps", "--no-build-isolation", "-q", tarball, cwd=tmp_path)
+    check = (
+        "from orderpipe.paths import TEMPLATES, SAMPLE_CSV; import orderpipe; "
+        "assert (TEMPLATES / 'user_data.sh').is_file() and SAMPLE_CSV.is_file(); "
+        "print(orderpipe.__file__)"
+    )
+    assert str(instance) in run(python, "-c", check, cwd=tmp_path)

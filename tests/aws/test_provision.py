@@ -326,6 +326,7 @@ def test_up_spot_makes_generate_launch_the_generator_on_spot(moto: None) -> None
     target = make_target(spot=True)
     target.apply(target.plan_up())
     later = make_target()  # another command, without the flag
+    later._refresh_job_artifacts()  # as `transform run` does: the job's files only
     launched = later.generate_remotely(count=100, rate=None, seed=1, requested=None)
     assert launched is not None
     (reservation,) = client("ec2").describe_instances(InstanceIds=[launched["instance_id"]])[

@@ -85,7 +85,7 @@ class Planner:
         steps += self.instance_profile()
         steps += self.log_group()
         steps += self.stream()
-        steps += self.uploads()
+        steps += self.uploads([*self.artifacts(), launch_settings(self.spec.options)])
         steps += self.database()
         steps += self.tables()
         steps += self.crawler()
@@ -423,10 +423,11 @@ class Planner:
         return steps
 
     # Glue ----------------------------------------------------------------------------------
-    def uploads(self) -> list[Action]:
+    def uploads(self, artifacts: list[Artifact] | None = None) -> list[Action]:
+        """Uploads of `artifacts` (default: the job's files) whose content is not in S3 yet."""
         bucket = self.spec.bucket("scripts")
         steps = []
-        for artifact in [*self.artifacts(), launch_settings(self.spec.options)]:
+        for artifact in self.artifacts() if artifacts is None else artifacts:
             stored = self.reader.object_sha256("scripts", artifact.key)
             if stored == artifact.sha256:
                 continue
