@@ -284,4 +284,5 @@ def test_every_aws_option_comes_from_a_flag_the_environment_or_orderpipe_toml(
     )  # fmt: skip
     assert bad.returncode == 2
     assert "--buffer-seconds 901 must be between 0 and 900" in bad.stderr
+    assert "(from ORDERPIPE_AWS_BUFFER_SECONDS)" in bad.stderr
     assert "Traceback" not in bad.stderr

@@ -32,7 +32,7 @@ def test_flags_beat_the_environment_which_beats_the_file(
     [
         ("[aws]\nflexx = true\n", {}, "[aws] in orderpipe.toml has no option 'flexx'"),
         ("", {"ORDERPIPE_AWS_SPOT": "maybe"}, "--spot 'maybe' (from ORDERPIPE_AWS_SPOT)"),
-        ("[aws]\nglue_version = 4.0\n", {}, "--glue-version '4.0' must be one of 6.0, 5.1"),
+        ("[aws]\nglue_version = 4.0\n", {}, "'4.0' must be one of 6.0, 5.1 (from orderpipe.toml)"),
         ("aws = 3\n", {}, "must be a table"),
     ],
 )

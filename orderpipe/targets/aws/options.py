@@ -86,7 +86,7 @@ OPTION_REASONS = {
     "job_timeout_minutes": "a stuck run is stopped (and billed) no longer than this",
     "kms_key": "buckets encrypted with this KMS key (SSE-KMS); unset: SSE-S3",
     "versioning": "keep overwritten objects' versions on every bucket (expire after 30 days)",
-    "spot": "generator on a Spot instance: up to ~70% cheaper; AWS may reclaim it",
+    "spot": "generator on a Spot instance: up to 90% cheaper (AWS); AWS may reclaim it",
     "buffer_seconds": "Firehose writes an object after this many seconds (or --buffer-mb)",
     "buffer_mb": "Firehose writes an object after this many MiB (or --buffer-seconds)",
     "scan_cutoff_gb": "Athena cancels a query that would scan more (cost guard)",
@@ -154,7 +154,11 @@ def load_options(flags: dict[str, Any] | None = None, cwd: Path | None = None) -
                 ) from None
         else:  # a TOML number such as glue_version = 5.1 is meant as text
             values[name] = str(value)
-    return ResolvedOptions(AwsOptions(**values), sources)
+    try:
+        return ResolvedOptions(AwsOptions(**values), sources)
+    except UsageError as exc:  # say where the value came from
+        culprit = next(n for n in values if str(exc).startswith(flag(n) + " "))
+        raise UsageError(f"{str(exc).rstrip('.')} (from {sources[culprit]}).") from None
 
 
 def describe(resolved: ResolvedOptions) -> list[tuple[str, str, str, str]]:
