@@ -269,7 +269,9 @@ def _glue_lines(glue_context: Any, raw_path: str) -> Any:
     )
     # Every column as text before toDF(): a line of another shape must not make a column a
     # choice type, which toDF() turns into a struct.
-    dyf = dyf.resolveChoice(specs=[(f.name, "cast:string") for f in dyf.schema().fields])
+    columns = [field.name for field in dyf.schema().fields]
+    if columns:  # resolveChoice refuses an empty list (no raw objects yet)
+        dyf = dyf.resolveChoice(specs=[(name, "cast:string") for name in columns])
     df = dyf.toDF()
     if "ingested_from" not in df.columns:
         df = df.withColumn("ingested_from", F.input_file_name())
