@@ -12,13 +12,12 @@ from pathlib import Path
 from types import ModuleType
 
 PACKAGE = Path(str(files("orderpipe")))
-PROJECT_ROOT = PACKAGE.parent
 
 
 def _shipped(folder: str) -> Path:
     """`orderpipe/<folder>` in an installed wheel, else the checkout's top-level `<folder>`."""
     inside = PACKAGE / folder
-    return inside if inside.is_dir() else PROJECT_ROOT / folder
+    return inside if inside.is_dir() else PACKAGE.parent / folder
 
 
 TEMPLATES = _shipped("templates")

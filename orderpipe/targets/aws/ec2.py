@@ -301,7 +301,7 @@ def _summary(instance: dict[str, Any], region: str, reused: bool) -> dict[str, A
     }
 
 
-def launch_settings(session: AwsSession, scripts_bucket: str) -> dict[str, Any]:
+def recorded_launch_settings(session: AwsSession, scripts_bucket: str) -> dict[str, Any]:
     """What `up` recorded about launching the generator (ec2/launch.json); {} if nothing."""
     import botocore.exceptions
 

@@ -119,12 +119,13 @@ class AwsTarget(Target):
     def generate_remotely(
         self, *, count: int, rate: float | None, seed: int | None, requested: bool | None
     ) -> dict[str, Any] | None:
-        from orderpipe.targets.aws.ec2 import launch_generator, launch_settings
+        from orderpipe.targets.aws.ec2 import launch_generator, recorded_launch_settings
 
         scripts = self.bucket("scripts")
+        spot = bool(recorded_launch_settings(self.session, scripts).get("spot"))  # `up --spot`
         return launch_generator(
             self.session, self.names, count=count, rate=rate, seed=seed, scripts_bucket=scripts,
-            sleep=self.sleep, spot=bool(launch_settings(self.session, scripts).get("spot")),
+            sleep=self.sleep, spot=spot,
         )  # fmt: skip
 
     def stop_generator(self) -> list[str]:
