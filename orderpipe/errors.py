@@ -70,13 +70,13 @@ def os_error(exc: OSError, where: object) -> OrderpipeError:
         return disk_full_error(path)
     if exc.errno == errno.EROFS:
         return OrderpipeError(
-            f"{path} is on a read-only file system: pass a writable --home (or set "
-            "ORDERPIPE_HOME) and run the command again."
+            f"{path} is on a read-only file system: use a writable place (another --home or "
+            "ORDERPIPE_HOME, or another path you gave) and run the command again."
         )
     if exc.errno in (errno.EACCES, errno.EPERM):
         return OrderpipeError(
-            f"permission denied on {path}: make it writable for this user, or pass another "
-            "--home, and run the command again."
+            f"permission denied on {path}: make it accessible to this user, or use another place "
+            "(another --home, or another path you gave), and run the command again."
         )
-    reason = exc.strerror or type(exc).__name__
-    return OrderpipeError(f"{reason} on {path}: check that file or folder and run again.")
+    reason = (exc.strerror or type(exc).__name__).lower()
+    return OrderpipeError(f"{path}: {reason}; check that file or folder and run again.")
