@@ -333,3 +333,13 @@ def test_a_deeply_nested_ndjson_line_is_passed_on_as_a_line(tmp_path: Path) -> N
     assert len(lines) == 3
     assert lines[1] == nested.encode() + b"\n"  # as it is: the job quarantines it (malformed)
     assert json.loads(lines[2])["Description"] == "Café “x”"
+
+
+def test_brackets_inside_strings_are_text_not_nesting(tmp_path: Path) -> None:
+    record = json.loads(NDJSON_CAFE)
+    record["Description"] = "[{" * 100 + '\\"]'
+    record["Quantity"] = "2"  # replay makes it a number only when it reads the record
+    path = tmp_path / "brackets.ndjson"
+    path.write_text(json.dumps(record) + "\n")
+    (out,) = replay(path)
+    assert out == {**record, "Quantity": 2}  # read as a record, not passed on as a line
