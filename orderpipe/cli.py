@@ -11,7 +11,13 @@ from typer.core import TyperGroup
 
 from orderpipe import __version__, console
 from orderpipe.errors import OrderpipeError
-from orderpipe.settings import Settings, TargetName, config_file_error, load_settings
+from orderpipe.settings import (
+    Settings,
+    TargetName,
+    config_file_error,
+    load_settings,
+    setting_source,
+)
 
 
 class OrderpipeGroup(TyperGroup):
@@ -111,13 +117,13 @@ def main_options(
     """Global options; each is also ORDERPIPE_<NAME> and a key in ./orderpipe.toml."""
     from pydantic import ValidationError
 
+    flags = {"target": target, "stack": stack, "home": home, "region": region,
+             "profile": profile, "debug": debug}  # fmt: skip
     try:
-        ctx.obj = load_settings(
-            target=target, stack=stack, home=home, region=region, profile=profile, debug=debug
-        )
+        ctx.obj = load_settings(**flags)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        where = setting_source(".".join(str(p) for p in first["loc"]), flags)
         raise typer.BadParameter(f"{first['msg']}", param_hint=where) from None
     except (ValueError, OSError) as exc:  # orderpipe.toml is broken, binary or unreadable
         raise config_file_error(exc) from None

@@ -6,6 +6,8 @@ machine finds the same resources with no local state.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -82,6 +84,22 @@ class Settings(BaseSettings):
 def load_settings(**flags: Any) -> Settings:
     """Settings from flags given on the command line (None means 'not given')."""
     return Settings(**{k: v for k, v in flags.items() if v is not None})
+
+
+def setting_source(name: str, flags: dict[str, Any]) -> str:
+    """Where a global setting's value came from, for an error about it: the flag, the variable,
+    or orderpipe.toml and its line."""
+    if flags.get(name) is not None:
+        return f"--{name.replace('_', '-')}"
+    variable = f"ORDERPIPE_{name.upper()}"
+    if variable in os.environ:
+        return variable
+    path = Path(CONFIG_FILE).absolute()
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.match(rf"\s*{re.escape(name)}\s*=", line):
+                return f"{name} in {path} line {number}"
+    return name
 
 
 def config_file_error(exc: ValueError | OSError) -> UsageError:

@@ -125,7 +125,11 @@ def test_a_badly_structured_checkpoint_file_is_one_sentence(home: Path, content:
 # configuration and options ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("content", "where"),
-    [(b'target = "local"\nstack = \n', "line 2"), (b'stack = "a"\n\xff\xfe\x00\x01', "line 2")],
+    [
+        (b'target = "local"\nstack = \n', "line 2"),
+        (b'stack = "a"\n\xff\xfe\x00\x01', "line 2"),
+        (b'target = "local"\n\nstack = "Bad_Name"\n', "stack in"),
+    ],
 )
 def test_a_broken_or_binary_config_file_is_named_with_its_line(
     home: Path, content: bytes, where: str
@@ -133,6 +137,7 @@ def test_a_broken_or_binary_config_file_is_named_with_its_line(
     Path("orderpipe.toml").write_bytes(content)
     result = cli(home, "status", code=2)
     assert str(Path("orderpipe.toml").absolute()) in said(result) and where in said(result)
+    assert "line" in said(result)
 
 
 @pytest.mark.parametrize("rate", ["inf", "nan", "-1", "0"])
