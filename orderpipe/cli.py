@@ -134,9 +134,9 @@ def main_options(
 
 
 def _register() -> None:
-    from orderpipe.commands import demo, infra, ingest, pipeline, query, report
+    from orderpipe.commands import demo, infra, ingest, pipeline, query, report, runloop
 
-    for module in (infra, ingest, pipeline, query, report, demo):
+    for module in (infra, ingest, pipeline, runloop, query, report, demo):
         module.register(app)
 
 

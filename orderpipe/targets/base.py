@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from orderpipe.errors import UsageError
 from orderpipe.settings import Settings
 
 
@@ -149,3 +150,29 @@ class Target(ABC):
     ) -> QueryResult:
         """Run SQL with positional `?` parameters (see queries.bind) on the target's engine;
         `reuse_minutes`: an engine with a result cache may answer from a result that recent."""
+
+    def lag(self) -> dict[str, Any]:
+        """`lag_seconds`: how long the oldest raw data not yet in the tables has waited (0 when
+        none waits), `raw_objects_waiting`, `newest_queryable_at` (see freshness.py)."""
+        return {}
+
+    # schedule (the target's own scheduler; locally `orderpipe run` is the scheduler) ---------
+    def scheduled_every(self) -> float | None:
+        """Seconds between the job runs the target schedules by itself; None: no schedule."""
+        return None
+
+    def set_schedule(self, every: float) -> list[Action]:
+        """Run the job every `every` seconds by the target's scheduler; the changes made."""
+        raise UsageError(NO_SCHEDULER)
+
+    def clear_schedule(self) -> list[Action]:
+        raise UsageError(NO_SCHEDULER)
+
+    def show_schedule(self) -> dict[str, Any]:
+        raise UsageError(NO_SCHEDULER)
+
+
+NO_SCHEDULER = (
+    "the local target has no scheduler of its own: run `orderpipe run --every DURATION` to keep "
+    "the pipeline running (schedule is for --target aws)."
+)

@@ -246,6 +246,20 @@ class Reader:
         )
         return None if found is None else found["Table"]
 
+    def workflow(self, name: str) -> dict[str, Any] | None:
+        found = self._get("glue", "get_workflow", f"workflow {name}", Name=name)
+        return None if found is None else found["Workflow"]
+
+    def trigger(self, name: str) -> dict[str, Any] | None:
+        found = self._get("glue", "get_trigger", f"trigger {name}", Name=name)
+        return None if found is None else found["Trigger"]
+
+    def workflow_runs(self, name: str, limit: int = 5) -> list[dict[str, Any]]:
+        found = self._get(
+            "glue", "get_workflow_runs", f"workflow {name}", Name=name, MaxResults=limit
+        )
+        return list((found or {}).get("Runs") or [])[:limit]
+
     # Athena --------------------------------------------------------------------------------
     def workgroup(self) -> dict[str, Any] | None:
         found = self._get(

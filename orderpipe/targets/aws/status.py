@@ -8,17 +8,20 @@ detail names how) or the service's own state (a stream CREATING, a crawler RUNNI
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
 from orderpipe.errors import OrderpipeError
+from orderpipe.freshness import RawObject, lag_figures, last_success, when
 from orderpipe.settings import BUCKET_ROLES, RAW_PREFIX
 from orderpipe.targets.aws.errors import aws_errors
 from orderpipe.targets.aws.glue_run import CRAWL_STATES, catalog_snapshot, job_runs, partition_count
 from orderpipe.targets.aws.planner import Planner
 from orderpipe.targets.aws.reader import Reader
+from orderpipe.targets.aws.schedule import crawl_trigger, job_trigger, workflow_name
 from orderpipe.targets.base import Action
 
 
@@ -184,10 +187,15 @@ def collect(reader: Reader) -> dict[str, Any]:
         if missing
         else ""
     )
+    rows += schedule_rows(reader)
     fresh = freshness(reader, crawler)
     runs = _attempt(lambda: last_runs(reader, job is not None))
     if isinstance(runs, str):
         fresh["job_runs"], runs = runs, []
+    figures = _attempt(lambda: lag(reader, runs, stream)) if reader.bucket_exists("raw") else {}
+    if isinstance(figures, str):
+        figures = {"lag_seconds": None, "lag": figures}
+    fresh.update(figures)
     return {
         "target": "aws",
         "stack": spec.stack,
@@ -196,8 +204,55 @@ def collect(reader: Reader) -> dict[str, Any]:
         "resources": rows,
         "runs": runs,
         "freshness": fresh,
+        "lag_seconds": fresh.get("lag_seconds"),
         "message": message,
     }
+
+
+def schedule_rows(reader: Reader) -> list[dict[str, Any]]:
+    """The schedule's workflow and triggers, when `schedule set` made them."""
+    stack = reader.spec.stack
+    rows = []
+    if reader.workflow(workflow_name(stack)) is not None:
+        rows.append(_row("glue workflow", workflow_name(stack), "ok"))
+    for name in (job_trigger(stack), crawl_trigger(stack)):
+        found = reader.trigger(name)
+        if found is not None:
+            rows.append(
+                _row("glue trigger", name, str(found.get("State")), schedule=found.get("Schedule"))
+            )
+    return rows
+
+
+def lag(
+    reader: Reader,
+    runs: list[dict[str, Any]] | None = None,
+    stream: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Lag from the raw objects that landed since the last successful job run started, plus
+    the stream's buffer interval (records wait that long in Firehose before they land)."""
+    spec = reader.spec
+    if runs is None:
+        runs = last_runs(reader, reader.job() is not None)
+    stream = reader.stream() if stream is None else stream
+    hints = ((stream or {}).get("destination") or {}).get("BufferingHints") or {}
+    buffer = float(hints.get("IntervalInSeconds", spec.options.buffer_seconds))
+    done = last_success(runs)
+    started = when(done.get("started_at")) if done else None
+    listing: dict[str, Any] = {"Bucket": spec.bucket("raw"), "Prefix": RAW_PREFIX}
+    if started is not None:  # keys sort by time: skip the hours before that run
+        listing["StartAfter"] = datetime.fromtimestamp(started, UTC).strftime(
+            RAW_PREFIX + "year=%Y/month=%m/day=%d/hour=%H/"
+        )
+    objects = []
+    with aws_errors("s3.ListObjectsV2", f"s3://{spec.bucket('raw')}/{RAW_PREFIX}"):
+        for page in (
+            reader.session.client("s3").get_paginator("list_objects_v2").paginate(**listing)
+        ):
+            for item in page.get("Contents") or []:
+                landed = item["LastModified"].timestamp()
+                objects.append(RawObject(landed=landed, arrived=landed))
+    return lag_figures(objects, runs, now=time.time(), buffer_seconds=buffer)
 
 
 RUNS_SHOWN = 5

@@ -188,3 +188,33 @@ class AwsTarget(Target):
             sleep=self.sleep,
             reuse_minutes=reuse_minutes,
         )
+
+    def lag(self) -> dict[str, Any]:
+        from orderpipe.targets.aws.status import lag
+
+        return lag(self.reader)
+
+    # schedule -----------------------------------------------------------------------------
+    def scheduled_every(self) -> float | None:
+        from orderpipe.targets.aws.schedule import scheduled_every
+
+        return scheduled_every(self.reader)
+
+    def set_schedule(self, every: float) -> list[Action]:
+        from orderpipe.targets.aws.schedule import plan_set
+
+        plan = plan_set(self.reader, every)
+        self.apply(plan)
+        return plan
+
+    def clear_schedule(self) -> list[Action]:
+        from orderpipe.targets.aws.schedule import plan_clear
+
+        plan = plan_clear(self.reader)
+        self.apply(plan)
+        return plan
+
+    def show_schedule(self) -> dict[str, Any]:
+        from orderpipe.targets.aws.schedule import describe
+
+        return describe(self.reader, self.transform_runs(5))

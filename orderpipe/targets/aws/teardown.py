@@ -1,7 +1,8 @@
 """`down` as data: what of the stack exists, deleted in dependency order.
 
 Users of a resource go before the resource: instances before their profile and security group,
-the crawler and job before the role they assume, the stream before its log group and role,
+the schedule's triggers before the crawler and job they start, the crawler and job before the
+role they assume, the stream before its log group and role,
 and the buckets last (emptied of every object version first, or kept with `--keep-data`).
 Only what exists is listed, so a second `down` finds nothing to do.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from orderpipe.settings import BUCKET_ROLES
 from orderpipe.targets.aws.planner import act
 from orderpipe.targets.aws.reader import Reader
+from orderpipe.targets.aws.schedule import plan_teardown
 from orderpipe.targets.base import Action
 
 
@@ -24,6 +26,7 @@ class Teardown:
             *self.instances(),
             *self.alarms(),
             *self.workgroup(),
+            *plan_teardown(self.reader),
             *self.glue(),
             *self.stream(),
             *self.roles(),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orderpipe.freshness import RawObject, lag_figures
 from orderpipe.settings import QUARANTINE_TABLE, TRANSFORMED_TABLE
 from orderpipe.targets.local import crawler, duck
 
@@ -107,10 +111,30 @@ def collect(target: LocalTarget) -> dict[str, Any]:
             freshness["newest_order_in_raw"] = duck.newest_raw_order(target.bucket("raw"))
         except Exception as exc:
             freshness["newest_order_in_raw"] = f"unreadable: {exc}"
+    runs = target.transform_runs(20)  # back to the last successful run, usually
+    freshness.update(lag(raw, runs, target.names.delivery_stream))
     return {
         "target": "local",
         "home": str(target.home),
         "resources": rows,
-        "runs": target.transform_runs(5),
+        "runs": runs[:5],
         "freshness": freshness,
+        "lag_seconds": freshness["lag_seconds"],
     }
+
+
+def lag(raw: list[Path], runs: list[dict[str, Any]], stream: str) -> dict[str, Any]:
+    """Lag from the raw objects: landed at their mtime; their oldest record arrived at the
+    time in their Firehose-style name (`<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz`)."""
+    objects = []
+    for path in raw:
+        with suppress(FileNotFoundError):  # the job may be moving it meanwhile
+            landed = path.stat().st_mtime
+            stamp = path.name.removeprefix(f"{stream}-1-")[:19]
+            try:
+                arrived = datetime.strptime(stamp, "%Y-%m-%d-%H-%M-%S").replace(tzinfo=UTC)
+            except ValueError:
+                objects.append(RawObject(landed, landed))
+            else:
+                objects.append(RawObject(landed, min(landed, arrived.timestamp())))
+    return lag_figures(objects, runs, now=time.time())

@@ -192,6 +192,12 @@ class LocalTarget(Target):
         self.require_home()
         return duck.run(self.bucket("lake"), sql, params)
 
+    def lag(self) -> dict[str, Any]:
+        from orderpipe.targets.local.status import lag
+
+        return lag(crawler.raw_objects(self.bucket("raw")), self.transform_runs(20),
+                   self.names.delivery_stream)  # fmt: skip
+
     # status --------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         from orderpipe.targets.local.status import collect
