@@ -18,7 +18,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,7 +191,6 @@ class RunLoop:
         self.target.ensure_up()
         figures.started = time.time()
         self._deadline = figures.started + self.duration if self.duration else float("inf")
-        threading.Thread(target=self._warm_up, name="orderpipe-warm-up", daemon=True).start()
         self.agent.start()
         if self.rate:
             self._start_generator()
@@ -216,11 +214,6 @@ class RunLoop:
             figures.stopping = "last cycle"
             self.cycle(final=True)
         return figures
-
-    def _warm_up(self) -> None:
-        # On failure the first job run starts the engine itself and reports what went wrong.
-        with suppress(Exception):
-            self.target.warm_up()
 
     def _flush_agent(self, final: bool) -> int:
         try:

@@ -1,0 +1,66 @@
+"""`schedule set/show/clear` on the aws target as a user types them, against a moto server: a
+Glue workflow whose scheduled trigger runs the job, a daily crawl, and `down` removes it all."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from moto_patches import moto_tls  # noqa: F401 (a fixture)
+from test_cli_moto_server import (  # tests/aws is on sys.path
+    ORDERPIPE,
+    STACK,
+    aws,
+    endpoint,  # noqa: F401 (a fixture)
+    env,  # noqa: F401 (a fixture)
+    leftovers,
+    orderpipe,
+)
+
+
+def triggers(endpoint: str) -> dict[str, dict]:  # noqa: F811
+    glue = aws(endpoint, "glue")
+    names = glue.list_triggers()["TriggerNames"]
+    return {name: glue.get_trigger(Name=name)["Trigger"] for name in names}
+
+
+def test_schedule_set_show_clear_and_down_against_a_moto_server(
+    env: dict[str, str],  # noqa: F811
+    endpoint: str,  # noqa: F811
+) -> None:
+    orderpipe(env, "up")
+    orderpipe(env, "schedule", "set", "--every", "15m")
+    found = triggers(endpoint)
+    job, crawl = found[f"{STACK}-every"], found[f"{STACK}-daily-crawl"]
+    assert job["Type"] == "SCHEDULED" and job["Schedule"] == "cron(0/15 * * * ? *)"
+    assert job["WorkflowName"] == f"{STACK}-pipeline" and job["State"] == "ACTIVATED"
+    assert job["Actions"] == [{"JobName": f"{STACK}-transform-order-history"}]
+    assert crawl["Schedule"] == "cron(30 0 * * ? *)"
+    assert crawl["Actions"] == [{"CrawlerName": f"{STACK}-raw-crawler"}]
+    assert aws(endpoint, "glue").get_workflow(Name=f"{STACK}-pipeline")["Workflow"]
+
+    again = orderpipe(env, "schedule", "set", "--every", "15m")
+    assert "nothing to do" in again.stderr
+    orderpipe(env, "schedule", "set", "--every", "1h")
+    assert triggers(endpoint)[f"{STACK}-every"]["Schedule"] == "cron(0 * * * ? *)"
+
+    shown = orderpipe(env, "schedule", "show").stdout
+    for expected in ("cron(0 * * * ? *)", "next run", "per month (30 days), USD", "UTC"):
+        assert expected in shown, shown
+    report = json.loads(orderpipe(env, "status", "--format", "json").stdout)
+    rows = {r["name"]: r for r in report["resources"]}
+    assert rows[f"{STACK}-every"]["state"] == "ACTIVATED"
+    assert "lag_seconds" in report
+
+    odd = subprocess.run([str(ORDERPIPE), "--target", "aws", "--stack", STACK, "schedule", "set",
+                          "--every", "7m"], env=env, capture_output=True, text=True)  # fmt: skip
+    assert odd.returncode == 2 and "5m, 10m" in odd.stderr and "Traceback" not in odd.stderr
+
+    assert "removed 2 trigger(s)" in orderpipe(env, "schedule", "clear").stderr
+    assert triggers(endpoint) == {}
+
+    orderpipe(env, "schedule", "set", "--every", "30m")
+    orderpipe(env, "down", "--yes")
+    assert triggers(endpoint) == {}
+    assert aws(endpoint, "glue").list_workflows()["Workflows"] == []
+    assert leftovers(endpoint) == []
