@@ -152,6 +152,7 @@ class RunLoop:
         self._pending = True  # raw may hold what no job has read yet (from before, or a failure)
         self._shipped_before = 0
         self._deadline = float("inf")  # set by run() from `duration`
+        self._generator_error = ""
 
     # the generator --------------------------------------------------------------------------
     def _orders(self) -> Iterator[bytes]:
@@ -174,7 +175,11 @@ class RunLoop:
             self.figures.written = count
 
         def generate() -> None:
-            write_orders(self._orders(), self.target.log_dir, rate=self.rate, on_progress=written)
+            try:
+                write_orders(self._orders(), self.target.log_dir, rate=self.rate,
+                             on_progress=written)  # fmt: skip
+            except Exception as exc:  # e.g. a full disk: the next cycle reports it
+                self._generator_error = f"the generator stopped: {exc}"
 
         self._generator = threading.Thread(target=generate, name="orderpipe-generator", daemon=True)
         self._generator.start()
@@ -194,12 +199,11 @@ class RunLoop:
         self.agent.start()
         if self.rate:
             self._start_generator()
-        deadline = self._deadline
         figures.next_cycle = figures.started + self.every
         try:
             while True:
-                stop.wait(max(0.0, min(figures.next_cycle, deadline) - time.time()))
-                if stop.is_set() or time.time() >= deadline:
+                stop.wait(max(0.0, min(figures.next_cycle, self._deadline) - time.time()))
+                if stop.is_set() or time.time() >= self._deadline:
                     break
                 self.cycle(final=False)
                 now = time.time()
@@ -231,6 +235,9 @@ class RunLoop:
             cycle.shipped = self._flush_agent(final)
             figures.shipped += cycle.shipped
             self._transform(cycle)
+            if self._generator_error:
+                error, self._generator_error = self._generator_error, ""
+                raise OrderpipeError(error)
         except Exception as exc:  # reported, and retried by the next cycle
             cycle.error = str(exc) or type(exc).__name__
             self._pending = True
@@ -251,10 +258,11 @@ class RunLoop:
         # A remote stream may deliver what was shipped one cycle later: look one cycle back.
         new = cycle.shipped or self._shipped_before or self._pending
         self._shipped_before = cycle.shipped
-        if not (new or self.target.crawl_is_stale()):
+        stale = self.target.crawl_is_stale()
+        if not (new or stale):
             cycle.note = "nothing new"
             return
-        if self.target.crawl_is_stale():
+        if stale:
             crawl = self.target.crawl()
             cycle.crawled = True
             if crawl.state == "FAILED":

@@ -1,10 +1,12 @@
-"""`schedule set/show/clear` on the aws target as a user types them, against a moto server: a
-Glue workflow whose scheduled trigger runs the job, a daily crawl, and `down` removes it all."""
+"""`schedule set/show/clear` and `run` on the aws target as a user types them, against a moto
+server: a Glue workflow whose scheduled trigger runs the job, a daily crawl, `run` shipping while
+the schedule runs the job, and `down` removing it all."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 from moto_patches import moto_tls  # noqa: F401 (a fixture)
 from test_cli_moto_server import (  # tests/aws is on sys.path
@@ -16,6 +18,7 @@ from test_cli_moto_server import (  # tests/aws is on sys.path
     leftovers,
     orderpipe,
 )
+from test_cli_pipeline_moto_server import raw_lines
 
 
 def triggers(endpoint: str) -> dict[str, dict]:  # noqa: F811
@@ -27,6 +30,7 @@ def triggers(endpoint: str) -> dict[str, dict]:  # noqa: F811
 def test_schedule_set_show_clear_and_down_against_a_moto_server(
     env: dict[str, str],  # noqa: F811
     endpoint: str,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     orderpipe(env, "up")
     orderpipe(env, "schedule", "set", "--every", "15m")
@@ -47,10 +51,19 @@ def test_schedule_set_show_clear_and_down_against_a_moto_server(
     shown = orderpipe(env, "schedule", "show").stdout
     for expected in ("cron(0 * * * ? *)", "next run", "per month (30 days), USD", "UTC"):
         assert expected in shown, shown
+
+    # run: the agent ships to Firehose; the job is left to the schedule.
+    home = str(tmp_path / "home")
+    ran = orderpipe(env, "--home", home, "run", "--rate", "40", "--every", "2s", "--for", "4s")
+    assert "left to the target's schedule (every 3,600s)" in ran.stderr, ran.stderr
+    logged = sum(p.read_text().count("\n") for p in (tmp_path / "home" / "logs").glob("*.ndjson"))
+    assert logged >= 100 and len(raw_lines(endpoint)) == logged
+
     report = json.loads(orderpipe(env, "status", "--format", "json").stdout)
     rows = {r["name"]: r for r in report["resources"]}
     assert rows[f"{STACK}-every"]["state"] == "ACTIVATED"
-    assert "lag_seconds" in report
+    # No job run has read the raw objects yet: they wait, plus Firehose's 60 s buffer.
+    assert report["lag_seconds"] >= 60 and report["freshness"]["raw_objects_waiting"] >= 1
 
     odd = subprocess.run([str(ORDERPIPE), "--target", "aws", "--stack", STACK, "schedule", "set",
                           "--every", "7m"], env=env, capture_output=True, text=True)  # fmt: skip
