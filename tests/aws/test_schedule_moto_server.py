@@ -8,7 +8,6 @@ import json
 import subprocess
 from pathlib import Path
 
-from moto_patches import moto_tls  # noqa: F401 (a fixture)
 from test_cli_moto_server import (  # tests/aws is on sys.path
     ORDERPIPE,
     STACK,
