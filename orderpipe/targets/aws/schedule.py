@@ -1,6 +1,6 @@
 """`schedule` on AWS: a Glue workflow that runs the pipeline by itself, priced at list prices.
 
-Shape, and why (../docs of scale: a crawl is billed for at least 10 minutes, ~$0.15, while a
+Shape, and why (list prices: a crawl is billed for at least 10 minutes, ~$0.15, while a
 small job run is billed ~1 minute of 2 DPU, ~$0.015):
 
 - workflow `<stack>-pipeline`, whose start trigger `<stack>-every` (SCHEDULED, every DURATION)
@@ -31,6 +31,7 @@ DAILY_CRAWL = "cron(30 0 * * ? *)"
 JOB_USD_PER_DPU_HOUR = {"STANDARD": 0.44, "FLEX": 0.29}  # scale.md: list prices, us-east-1
 CRAWL_USD = 0.15  # scale.md ⚠: a crawl is billed for at least 10 minutes
 JOB_MIN_SECONDS = 60  # Glue 2.0+ bills at least one minute per run
+JOB_MIN_DPU = 2  # a Spark job has at least two DPUs
 DAY = 86400
 ALLOWED = "5m, 10m, 15m, 20m, 30m, 1h, 2h, 3h, 4h, 6h, 8h, 12h or 1d"
 
@@ -182,12 +183,11 @@ def scheduled_every(reader: Reader) -> float | None:
 
 
 def job_run_usd(reader: Reader, runs: list[dict[str, Any]]) -> float:
-    """What one job run costs at list prices: the recent runs' DPU-seconds (at least Glue's
-    one-minute minimum), else one minute of every worker."""
+    """What one job run costs at list prices: the recent runs' mean DPU-seconds, at least Glue's
+    minimum (two DPUs for one minute)."""
     job = reader.job() or {}
     price = JOB_USD_PER_DPU_HOUR.get(str(job.get("ExecutionClass", "STANDARD")), 0.44)
-    workers = float(job.get("NumberOfWorkers") or reader.spec.options.glue_workers)
-    floor = workers * JOB_MIN_SECONDS
+    floor = JOB_MIN_DPU * JOB_MIN_SECONDS
     seen = [float(r["dpu_seconds"]) for r in runs if r.get("dpu_seconds")]
     dpu_seconds = max(floor, sum(seen) / len(seen)) if seen else floor
     return dpu_seconds / 3600 * price
