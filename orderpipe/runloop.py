@@ -74,13 +74,19 @@ class RunFigures:
     lag_measured: float | None = None
     next_cycle: float = 0.0
     stopping: str = ""
+    generating: bool = False
+    queryable_through: float = 0.0  # orders written before this are queryable (last good flush)
 
     def current_lag(self, now: float) -> float | None:
-        """The last measured lag, grown by the time since, when anything was waiting."""
+        """The target's last measured lag, grown by the time since when something waited; while
+        generating, at least the age of the orders written since the last successful flush."""
         seconds = self.lag.get("lag_seconds")
-        if seconds is None or self.lag_measured is None:
-            return None
-        return float(seconds) + (now - self.lag_measured if seconds else 0.0)
+        measured = None
+        if seconds is not None and self.lag_measured is not None:
+            measured = float(seconds) + (now - self.lag_measured if seconds else 0.0)
+        if not self.generating:
+            return measured
+        return max(measured or 0.0, now - self.queryable_through)
 
 
 class _AgentThread:
@@ -194,7 +200,8 @@ class RunLoop:
         """Run until `stop` is set or `duration` has passed; returns the final figures."""
         figures = self.figures
         self.target.ensure_up()
-        figures.started = time.time()
+        figures.started = figures.queryable_through = time.time()
+        figures.generating = bool(self.rate)
         self._deadline = figures.started + self.duration if self.duration else float("inf")
         self.agent.start()
         if self.rate:
@@ -234,7 +241,8 @@ class RunLoop:
         try:
             cycle.shipped = self._flush_agent(final)
             figures.shipped += cycle.shipped
-            self._transform(cycle)
+            if self._transform(cycle):
+                figures.queryable_through = started
             if self._generator_error:
                 error, self._generator_error = self._generator_error, ""
                 raise OrderpipeError(error)
@@ -250,18 +258,19 @@ class RunLoop:
             self.on_cycle(cycle, figures)
         return cycle
 
-    def _transform(self, cycle: Cycle) -> None:
+    def _transform(self, cycle: Cycle) -> bool:
+        """Crawl and run the job as needed; whether all that was flushed is now queryable."""
         every = self.target.scheduled_every()
         if every is not None:
             cycle.note = f"left to the target's schedule (every {every:,.0f}s)"
-            return
+            return False
         # A remote stream may deliver what was shipped one cycle later: look one cycle back.
         new = cycle.shipped or self._shipped_before or self._pending
         self._shipped_before = cycle.shipped
         stale = self.target.crawl_is_stale()
         if not (new or stale):
             cycle.note = "nothing new"
-            return
+            return True
         if stale:
             crawl = self.target.crawl()
             cycle.crawled = True
@@ -272,7 +281,7 @@ class RunLoop:
         except NotReadyError as exc:  # e.g. no raw data yet: nothing to do, not a failure
             self._pending = False
             cycle.note = str(exc).split(":")[0]
-            return
+            return True
         self._pending = False
         cycle.ran_job = True
         cycle.transformed = int(summary.get("transformed") or 0)
@@ -280,6 +289,7 @@ class RunLoop:
         cycle.duplicates = int(summary.get("duplicates_dropped") or 0)
         self.figures.transformed += cycle.transformed
         self.figures.quarantined += cycle.quarantined
+        return True
 
     def _measure_lag(self) -> None:
         try:

@@ -47,7 +47,7 @@ def _live_text(figures: RunFigures, title: str) -> Any:
 
     now = time.time()
     text = Text.from_markup(
-        f"[bold]{title}[/] · {time.strftime('%M:%S', time.gmtime(now - figures.started))}\n"
+        f"[bold]{title}[/] · {time.strftime('%H:%M:%S', time.gmtime(now - figures.started))}\n"
         f"written {figures.written:,} · shipped {figures.shipped:,} · "
         f"queryable +{figures.transformed:,} · quarantined +{figures.quarantined:,} · "
         f"{_lag(figures, now)}\n"

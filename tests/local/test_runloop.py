@@ -3,6 +3,7 @@ a reader querying meanwhile, and a clean stop on SIGTERM."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -16,7 +17,10 @@ import pytest
 from typer.testing import CliRunner
 
 from orderpipe.cli import app
+from orderpipe.errors import JobFailed
+from orderpipe.runloop import Cycle, RunLoop
 from orderpipe.settings import Settings
+from orderpipe.targets.base import JobParams
 from orderpipe.targets.local import LocalTarget
 
 runner = CliRunner()
@@ -121,3 +125,38 @@ def test_sigterm_stops_cleanly_and_loses_nothing(pipeline_home: Path) -> None:
 def test_schedule_on_the_local_target_points_to_run(home: Path) -> None:
     result = cli(home, "schedule", "set", "--every", "10m", code=2)
     assert "orderpipe run" in result.output and result.exception is not None
+
+
+class FlakyJob(LocalTarget):
+    """The local target whose job fails on its first run and then reports empty runs (the
+    loop's handling is under test here, not the job)."""
+
+    runs = 0
+
+    def run_transform(self, params: JobParams, wait: bool = True) -> dict:
+        self.runs += 1
+        if self.runs == 1:
+            raise JobFailed("the transform job failed: the disk is on fire")
+        return {"transformed": 0, "quarantined_total": 0, "duplicates_dropped": 0}
+
+
+def raw_line_count(home: Path) -> int:
+    objects = (home / "buckets").rglob("*.gz")
+    return sum(gzip.decompress(p.read_bytes()).count(b"\n") for p in objects)
+
+
+def test_a_failed_cycle_is_reported_and_retried_and_stop_flushes_the_agent(home: Path) -> None:
+    target = FlakyJob(Settings(home=home))
+    cycles: list[Cycle] = []
+    loop = RunLoop(target, JobParams(), every=0.5, rate=200, seed=1, poll_interval=0.1,
+                   on_cycle=lambda cycle, figures: cycles.append(cycle))  # fmt: skip
+    stop = threading.Event()
+    threading.Timer(2.8, stop.set).start()  # as Ctrl-C would
+    figures = loop.run(stop)
+
+    assert cycles[0].failed and "disk is on fire" in cycles[0].error
+    assert cycles[1].ran_job and not cycles[1].failed  # retried by the next cycle
+    assert figures.failures == 1 and figures.cycles == len(cycles) >= 3
+    # Stopped: no last cycle, but the agent delivered every line written before it stopped.
+    assert figures.written == logged_lines(home) == figures.shipped == raw_line_count(home)
+    assert figures.written >= 400
