@@ -17,7 +17,7 @@ from test_cli_moto_server import (  # tests/aws is on sys.path
     leftovers,
     orderpipe,
 )
-from test_cli_pipeline_moto_server import raw_lines
+from test_cli_pipeline_moto_server import immediate, raw_lines  # noqa: F401 (a fixture)
 
 
 def triggers(endpoint: str) -> dict[str, dict]:  # noqa: F811
@@ -29,6 +29,7 @@ def triggers(endpoint: str) -> dict[str, dict]:  # noqa: F811
 def test_schedule_set_show_clear_and_down_against_a_moto_server(
     env: dict[str, str],  # noqa: F811
     endpoint: str,  # noqa: F811
+    immediate: None,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     orderpipe(env, "up")
@@ -70,6 +71,13 @@ def test_schedule_set_show_clear_and_down_against_a_moto_server(
 
     assert "removed 2 trigger(s)" in orderpipe(env, "schedule", "clear").stderr
     assert triggers(endpoint) == {}
+
+    # Without a schedule, each cycle of `run` starts the job itself; the last one reads it all.
+    ran = orderpipe(env, "--home", home, "run", "--rate", "40", "--every", "2s", "--for", "3s")
+    assert "SUCCEEDED" in ran.stderr and "retrying" not in ran.stderr, ran.stderr
+    assert aws(endpoint, "glue").get_job_runs(JobName=f"{STACK}-transform-order-history")["JobRuns"]
+    report = json.loads(orderpipe(env, "status", "--format", "json").stdout)
+    assert report["lag_seconds"] == 0 and report["freshness"]["raw_objects_waiting"] == 0
 
     orderpipe(env, "schedule", "set", "--every", "30m")
     orderpipe(env, "down", "--yes")
