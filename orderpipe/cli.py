@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -100,9 +99,9 @@ def main_options(
     stack: Annotated[
         str | None, typer.Option(help="Prefix of every resource name (default orderpipe).")
     ] = None,
-    home: Annotated[
-        Path | None,
-        typer.Option(help="Local target's state and data (default ./.orderpipe).", file_okay=False),
+    home: Annotated[  # a str, so that an empty value reaches the settings' check
+        str | None,
+        typer.Option(help="Local target's state and data (default ./.orderpipe).", metavar="DIR"),
     ] = None,
     region: Annotated[str | None, typer.Option(help="AWS region (aws target).")] = None,
     profile: Annotated[str | None, typer.Option(help="AWS profile (aws target).")] = None,
@@ -124,13 +123,19 @@ def main_options(
     except ValidationError as exc:
         first = exc.errors()[0]
         where = setting_source(".".join(str(p) for p in first["loc"]), flags)
-        raise typer.BadParameter(f"{first['msg']}", param_hint=where) from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise typer.BadParameter(message, param_hint=where) from None
     except (ValueError, OSError) as exc:  # orderpipe.toml is broken, binary or unreadable
         raise config_file_error(exc) from None
     if ctx.obj.debug:
         import logging
 
-        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+        from orderpipe.redact import RedactingFilter
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(RedactingFilter())  # botocore logs the session token at DEBUG
+        logging.basicConfig(level=logging.DEBUG, handlers=[handler])
 
 
 def _register() -> None:

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from orderpipe.localcatalog import LocalCatalog, atomic_write
+from orderpipe.fsutil import atomic_write, not_ours, read_json
+from orderpipe.localcatalog import LocalCatalog
 from orderpipe.transform import output_columns, partition_columns, table_specs
 
 STAGING = "_staging"
@@ -193,9 +194,15 @@ def read_raw_lines(spark: Any, paths: list[str]) -> Any:
 # bookmarks -------------------------------------------------------------------------------------
 def load_bookmark(path: str | None) -> set[str]:
     """Keys of raw objects already processed (empty when there is no bookmark yet)."""
-    if path is None or not Path(path).exists():
+    if path is None:
         return set()
-    return set(json.loads(Path(path).read_text(encoding="utf-8"))["objects"])
+    repair = "delete it to have the next run reprocess all raw data (duplicates are removed)."
+    body = read_json(Path(path), "the job bookmark", repair)
+    if body is None:
+        return set()
+    if not isinstance(body, dict) or not isinstance(body.get("objects"), list):
+        raise not_ours(Path(path), "the job bookmark", repair)
+    return set(body["objects"])
 
 
 def save_bookmark(path: str, keys: Iterable[str]) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from orderpipe.models import table_specs
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-MODULES = ("__init__.py", "transform.py", "job_io.py", "localcatalog.py")
+MODULES = ("__init__.py", "errors.py", "fsutil.py", "transform.py", "job_io.py", "localcatalog.py")
 SCHEMA_NAME = "schema.json"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -25,7 +25,7 @@ def schema_json() -> bytes:
 
 
 def build_job_package() -> bytes:
-    """The job zip's bytes: orderpipe/{__init__,transform,job_io,localcatalog}.py and
+    """The job zip's bytes: orderpipe/{__init__,errors,fsutil,transform,job_io,localcatalog}.py and
     orderpipe/schema.json. Same sources, same bytes (and so the same sha256)."""
     members = {f"orderpipe/{name}": (PACKAGE_DIR / name).read_bytes() for name in MODULES}
     members[f"orderpipe/{SCHEMA_NAME}"] = schema_json()

@@ -7,31 +7,16 @@ Partitions are stored as their Hive path (`country_partition=France/date_partiti
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from orderpipe.fsutil import atomic_write, not_ours, read_json
+
+_REPAIR = "delete it, then run `orderpipe crawl` and `orderpipe transform run --full-refresh`."
 _lock = threading.Lock()
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so a reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; these files are meant to be read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class LocalCatalog:
@@ -41,9 +26,12 @@ class LocalCatalog:
         self.path = Path(path)
 
     def _load(self) -> dict[str, Any]:
-        if not self.path.exists():
+        data = read_json(self.path, "the local catalog", _REPAIR)
+        if data is None:
             return {"databases": {}}
-        return json.loads(self.path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or not isinstance(data.get("databases"), dict):
+            raise not_ours(self.path, "the local catalog", _REPAIR)
+        return data
 
     def _save(self, data: dict[str, Any]) -> None:
         atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True).encode())

@@ -28,6 +28,13 @@ CONFIG_FILE = "orderpipe.toml"
 # S3 refuses bucket names with these (general purpose bucket naming rules).
 RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3", ".mrap")
+# Folders a home must never be: `down` would empty them.
+_SYSTEM_FOLDERS = {
+    Path(p)
+    for p in ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/media", "/mnt",
+              "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var",
+              "/Applications", "/Library", "/System", "/Users", "/Volumes", "/private")
+}  # fmt: skip
 
 
 class TargetName(StrEnum):
@@ -63,6 +70,23 @@ class Settings(BaseSettings):
         reserved += [s for s in RESERVED_BUCKET_SUFFIXES if value.endswith(s)]
         if reserved:
             raise ValueError(f"must not use {reserved[0]!r}: S3 reserves it in bucket names")
+        return value
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _valid_home(cls, value: Any) -> Any:
+        if isinstance(value, str | Path) and not str(value).strip():
+            raise ValueError("must name a folder (an empty value would mean the current one)")
+        return value
+
+    @field_validator("home")
+    @classmethod
+    def _safe_home(cls, value: Path) -> Path:
+        where = value.expanduser().resolve()
+        if where in _SYSTEM_FOLDERS or where == Path.home().resolve():
+            raise ValueError(f"{where} is a system or personal folder; use a folder of its own")
+        if where.exists() and not where.is_dir():
+            raise ValueError(f"{where} is a file; the home must be a folder")
         return value
 
     @classmethod

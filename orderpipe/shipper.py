@@ -30,7 +30,7 @@ from typing import Any
 
 from orderpipe import console
 from orderpipe.errors import NotReadyError, OrderpipeError, TransientError
-from orderpipe.localcatalog import atomic_write
+from orderpipe.fsutil import atomic_write
 from orderpipe.targets.base import DeliveryStream
 
 log = logging.getLogger(__name__)
@@ -261,7 +261,7 @@ class _Checkpoints:
 @contextmanager
 def _single_agent(state_dir: Path) -> Iterator[None]:
     state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(state_dir / "ship.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(state_dir / "ship.lock", os.O_RDWR | os.O_CREAT, 0o666)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

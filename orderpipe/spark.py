@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from orderpipe.errors import OrderpipeError
+from orderpipe.fsutil import umask
 
 
 def _java_major(java: str) -> int:
@@ -117,6 +118,8 @@ def _start(scratch_dir: Path, app_name: str, cores: str) -> Any:
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", "4g")
+        # Hadoop applies its own umask (022) to what Spark writes; use the user's instead.
+        .config("spark.hadoop.fs.permissions.umask-mode", f"{umask():03o}")
     )
     with _jvm_stderr_to(scratch / "spark-jvm.log"):
         spark = builder.getOrCreate()

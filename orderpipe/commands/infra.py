@@ -122,17 +122,24 @@ def down(
 
     target = get_target(settings_of(ctx))
     plan = target.plan_down(keep_data)
-    if not plan:
+    doomed = [a for a in plan if a.verb != "keep"]
+    kept = [a.resource for a in plan if a.verb == "keep"]
+    left = f"Left {len(kept)} in place: {escape(', '.join(kept))}." if kept else ""
+    if not doomed:
         console.success(
             f"Nothing of {target.name} stack {target.names.stack!r} exists; nothing to do."
         )
+        if left:
+            console.info(left)
         return
     console.err.print(plan_table(plan, "This will delete"))
-    if not yes and not typer.confirm(f"Delete these {len(plan)} resource(s)?", err=True):
+    if not yes and not typer.confirm(f"Delete these {len(doomed)} resource(s)?", err=True):
         console.info("Nothing was deleted.")
         raise typer.Exit(1)
     target.apply(plan)
-    console.success(f"{len(plan)} resource(s) deleted.")
+    console.success(f"{len(doomed)} resource(s) deleted.")
+    if left:
+        console.info(left)
 
 
 def _run_row(run: dict[str, Any]) -> list[str]:

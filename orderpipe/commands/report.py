@@ -19,7 +19,7 @@ def report(
 ) -> None:
     """Write an HTML dashboard of the named queries, with charts."""
     from orderpipe import queries
-    from orderpipe.localcatalog import atomic_write
+    from orderpipe.fsutil import atomic_write
     from orderpipe.report import html_report
     from orderpipe.targets import get_target
 

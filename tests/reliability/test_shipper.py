@@ -279,11 +279,23 @@ def test_follow_tails_growth_and_rotation_then_stops_cleanly(
     assert result[0].lines == len(sent)
 
 
+class CtrlCWhenIdle(threading.Event):
+    """The agent's stop event; its first idle wait (all lines read, the record lingering) is
+    when Ctrl-C arrives — on progress, not on a timer that a slow machine may beat."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if not getattr(self, "pressed", False):
+            self.pressed = True
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().wait(timeout)
+
+
 def test_ctrl_c_while_following_flushes_and_checkpoints(tmp_path: Path, logs: Path) -> None:
     sent = write(logs / "orders.ndjson", 0, 20)
     stream = FakeStream()
-    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
-    stats = run(stream, tmp_path, follow=True, poll_interval=0.05, linger_seconds=60)
+    stop = CtrlCWhenIdle()
+    stats = run(stream, tmp_path, follow=True, stop=stop, poll_interval=60, linger_seconds=60)
+    assert stop.pressed and stop.is_set()
     assert stats.lines == 20 and stream.lines() == sent and stream.closed  # the lingering record
     assert offsets(tmp_path)["orders.ndjson"] == (logs / "orders.ndjson").stat().st_size
 

@@ -15,6 +15,8 @@ from orderpipe.models import table_specs
 
 EXPECTED = {
     "orderpipe/__init__.py",
+    "orderpipe/errors.py",
+    "orderpipe/fsutil.py",
     "orderpipe/transform.py",
     "orderpipe/job_io.py",
     "orderpipe/localcatalog.py",

@@ -6,11 +6,13 @@ No module-level clients (they defeat moto and freeze region/profile at import). 
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 from typing import Any
 
 from orderpipe import __version__
 from orderpipe.errors import OrderpipeError
+from orderpipe.redact import remember
 from orderpipe.targets.aws.errors import NO_CREDENTIALS, NO_REGION
 
 
@@ -34,8 +36,12 @@ class AwsSession:
             ) from None
         if session.region_name is None:
             raise OrderpipeError(NO_REGION)
-        if session.get_credentials() is None:
+        credentials = session.get_credentials()
+        if credentials is None:
             raise OrderpipeError(NO_CREDENTIALS)
+        if logging.getLogger().isEnabledFor(logging.DEBUG):  # --debug: hide them in the logs
+            frozen = credentials.get_frozen_credentials()
+            remember(frozen.secret_key, frozen.token)
         return session
 
     @cached_property

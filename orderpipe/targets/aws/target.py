@@ -178,8 +178,10 @@ class AwsTarget(Target):
     def query(
         self, sql: str, params: Sequence[Any] = (), reuse_minutes: int | None = None
     ) -> QueryResult:
+        from orderpipe.sqlgate import check_read_only
         from orderpipe.targets.aws.athena import run_query
 
+        check_read_only(sql, "athena")
         return run_query(
             self.session,
             self.names,

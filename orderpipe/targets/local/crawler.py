@@ -12,8 +12,8 @@ import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+from orderpipe.fsutil import atomic_write
 from orderpipe.jsonlines import MAX_LINE_BYTES, loads_bounded
 from orderpipe.localcatalog import LocalCatalog
 from orderpipe.settings import RAW_PREFIX
@@ -99,10 +99,8 @@ def crawl(raw_bucket: Path, catalog: LocalCatalog, database: str, state_file: Pa
         )
         tables_added = ["raw"] if new else []
         added = catalog.add_partitions(database, "raw", partitions)
-    state_file.parent.mkdir(parents=True, exist_ok=True)
-    state_file.write_text(
-        json.dumps({"fingerprint": fingerprint(objects), "crawled_at": time.time()})
-    )
+    state = {"fingerprint": fingerprint(objects), "crawled_at": time.time()}
+    atomic_write(state_file, json.dumps(state).encode())
     return CrawlResult(
         state="SUCCEEDED",
         tables_added=tables_added,
@@ -114,8 +112,11 @@ def crawl(raw_bucket: Path, catalog: LocalCatalog, database: str, state_file: Pa
 
 
 def is_stale(raw_bucket: Path, state_file: Path) -> bool:
-    """True when raw holds something the last crawl did not see."""
-    if not state_file.exists():
+    """True when raw holds something the last crawl did not see. The state is only a cache: when
+    it is missing, torn or foreign, the answer is "crawl", and the crawl rewrites it."""
+    try:
+        state = json.loads(state_file.read_bytes())
+    except (OSError, ValueError):
         return True
-    state: dict[str, Any] = json.loads(state_file.read_text())
-    return bool(state.get("fingerprint") != fingerprint(raw_objects(raw_bucket)))
+    seen = state.get("fingerprint") if isinstance(state, dict) else None
+    return bool(seen != fingerprint(raw_objects(raw_bucket)))

@@ -10,6 +10,7 @@ from typing import Any
 
 from orderpipe.errors import QueryFailed
 from orderpipe.models import TABLE_MODELS, columns
+from orderpipe.sqlgate import QueryRefused
 from orderpipe.targets.base import QueryResult
 
 _DUCK_TYPES = {"string": "VARCHAR", "integer": "INTEGER", "double": "DOUBLE", "date": "DATE",
@@ -44,15 +45,42 @@ def connect(lake: Path) -> Any:
     return con
 
 
+def confine(con: Any, lake: Path) -> None:
+    """Fence a connection in: files only under the lake (read — the gate refuses writes), no
+    extension installs or loads, and settings locked so no statement can undo this."""
+    folders = sorted({f"{str(p).rstrip('/')}/" for p in (lake.absolute(), lake.resolve())})
+    con.execute("SET allowed_directories = ?", [folders])
+    for setting in ("enable_external_access", "autoinstall_known_extensions",
+                    "autoload_known_extensions", "allow_community_extensions"):  # fmt: skip
+        con.execute(f"SET {setting} = false")
+    con.execute("SET lock_configuration = true")
+
+
+def _one_read(con: Any, sql: str) -> None:
+    """DuckDB's own parser agrees: one statement, and a read (sqlgate has checked the rest)."""
+    statements = con.extract_statements(sql)
+    kinds = {s.type.name for s in statements}
+    if len(statements) != 1 or not kinds <= {"SELECT", "EXPLAIN", "MULTI"}:
+        raise QueryRefused(f"queries only read: DuckDB sees {', '.join(sorted(kinds))} here.")
+
+
 def run(lake: Path, sql: str, params: Sequence[Any] = ()) -> QueryResult:
+    """Run one read statement over the lake's tables (callers pass it through sqlgate first)."""
     import duckdb
 
     started = time.perf_counter()
     con = connect(lake)
     try:
+        confine(con, lake)
+        _one_read(con, sql)
         cursor = con.execute(sql, list(params))
         rows = cursor.fetchall()
         description = cursor.description or []
+    except duckdb.PermissionException as exc:
+        reason = re.sub(r"^Permission Error: | - file system.*$", "", str(exc).splitlines()[0])
+        raise QueryRefused(
+            f"queries read only the lake's tables and files under {lake} ({reason})."
+        ) from None
     except duckdb.Error as exc:
         message = str(exc).splitlines()[0]
         raise QueryFailed(f"the query failed: {message}") from None

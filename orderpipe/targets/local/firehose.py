@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 
 from orderpipe.errors import OrderpipeError
-from orderpipe.localcatalog import atomic_write
+from orderpipe.fsutil import atomic_write
 from orderpipe.settings import FIREHOSE_PREFIX
 
 _FRAME = struct.Struct("<IId")  # length, crc32(arrival + record), arrival (epoch seconds)
@@ -94,7 +94,7 @@ class LocalFirehose:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self._lock_fd = self._lock()
         self.spool_path = self.spool_dir / f"{stream_name}.spool"
-        self._spool_fd: int | None = os.open(self.spool_path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._spool_fd: int | None = os.open(self.spool_path, os.O_RDWR | os.O_CREAT, 0o666)
         self._recover()
         if self._buffered >= self.buffer_bytes:
             self._deliver()
@@ -103,7 +103,7 @@ class LocalFirehose:
     # lifecycle ----------------------------------------------------------------------------
     def _lock(self) -> int:
         path = self.spool_dir / f"{self.stream_name}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

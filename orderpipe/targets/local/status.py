@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from orderpipe.freshness import RawObject, lag_figures
 from orderpipe.settings import QUARANTINE_TABLE, TRANSFORMED_TABLE
-from orderpipe.targets.local import crawler, duck
+from orderpipe.targets.local import crawler, duck, home
 
 if TYPE_CHECKING:
     from orderpipe.targets.local.target import LocalTarget
@@ -79,8 +79,10 @@ def collect(target: LocalTarget) -> dict[str, Any]:
                 "freshness": {}, "message": "nothing provisioned: run `orderpipe up`"}  # fmt: skip
     logs = sorted(target.log_dir.glob("*.ndjson")) if target.log_dir.is_dir() else []
     raw = crawler.raw_objects(target.bucket("raw"))
+    marked = home.marked_stack(target.home) is not None
     rows = [
-        _row("folder", target.home, "ready"),
+        _row("folder", target.home, "ready" if marked else "unmarked",
+             "" if marked else "not an orderpipe home: `orderpipe up` marks one"),
         _row("logs", target.log_dir, "ready" if logs else "empty",
              f"{len(logs)} file(s), {_human(_size(logs))}"),
     ]  # fmt: skip

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import uuid
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from orderpipe.errors import JobFailed, NotReadyError, UsageError
+from orderpipe.fsutil import StateFileError
 from orderpipe.localcatalog import LocalCatalog
 from orderpipe.paths import load_glue_script
 from orderpipe.settings import BUCKET_ROLES, Settings
@@ -24,7 +24,7 @@ from orderpipe.targets.base import (
     QueryResult,
     Target,
 )
-from orderpipe.targets.local import crawler, duck
+from orderpipe.targets.local import crawler, duck, home
 
 
 class LocalTarget(Target):
@@ -60,38 +60,19 @@ class LocalTarget(Target):
                 f"there is no pipeline at {self.home}: run `orderpipe up` or `orderpipe generate` "
                 "first (or pass the right --home)."
             )
+        home.check_stack(self.home, self.names.stack)
 
     # provisioning ----------------------------------------------------------------------------
     def plan_up(self) -> list[Action]:
-        return [
-            Action("create", f"folder {p}", reason="missing")
-            for p in self._folders
-            if not p.is_dir()
-        ]
+        return home.plan_up(self.home, self.names.stack, self._folders)
 
     def plan_down(self, keep_data: bool) -> list[Action]:
-        if not self.home.exists():
-            return []
-        data = {self.log_dir, *(self.bucket(r) for r in BUCKET_ROLES)}
-        plan = []
-        for path in sorted(p for p in self.home.iterdir()):
-            if keep_data and (path in data or path == self.home / "buckets"):
-                continue
-            plan.append(Action("delete", f"{'folder' if path.is_dir() else 'file'} {path}"))
-        if not keep_data:
-            plan.append(Action("delete", f"folder {self.home}", reason="the home itself"))
-        return plan
+        data = [self.log_dir, *(self.bucket(r) for r in BUCKET_ROLES)]
+        return home.plan_down(self.home, self.names.stack, [self.state_dir], data, keep_data)
 
     def apply(self, plan: list[Action]) -> None:
         for action in plan:
-            path = Path(action.resource.split(" ", 1)[1])
-            if action.verb == "create":
-                path.mkdir(parents=True, exist_ok=True)
-            elif action.verb == "delete":
-                if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
+            home.apply(action)
 
     def ensure_up(self) -> None:
         self.apply(self.plan_up())
@@ -177,19 +158,40 @@ class LocalTarget(Target):
         return self.state_dir / "runs.jsonl"
 
     def _record_run(self, summary: dict[str, Any]) -> None:
-        with self._runs_file.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(summary, default=str) + "\n")
+        """Append one line in one write, first cutting off a line torn by a crash."""
+        with self._runs_file.open("a+b") as handle:
+            handle.seek(0)
+            whole = handle.read().rfind(b"\n") + 1
+            handle.truncate(whole)
+            handle.write(json.dumps(summary, default=str).encode() + b"\n")
 
     def transform_runs(self, limit: int = 10) -> list[dict[str, Any]]:
-        if not self._runs_file.exists():
+        """The newest runs first. A torn last line (a crash while recording) is skipped."""
+        try:
+            lines = self._runs_file.read_bytes().splitlines()
+        except FileNotFoundError:
             return []
-        lines = self._runs_file.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in reversed(lines[-limit:]) if line.strip()]
+        runs = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                runs.append(json.loads(line))
+            except ValueError:
+                if number < len(lines):
+                    raise StateFileError(
+                        f"the run history {self._runs_file} is unreadable at line {number}; "
+                        "delete that line or move the file away (it only lists past runs)."
+                    ) from None
+        return [run for run in reversed(runs) if isinstance(run, dict)][:limit]
 
     def query(
         self, sql: str, params: Sequence[Any] = (), reuse_minutes: int | None = None
     ) -> QueryResult:
+        from orderpipe.sqlgate import check_read_only
+
         self.require_home()
+        check_read_only(sql, "duckdb")
         return duck.run(self.bucket("lake"), sql, params)
 
     def lag(self) -> dict[str, Any]:

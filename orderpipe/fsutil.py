@@ -1,0 +1,73 @@
+"""Files under the home that a later command reads: written whole, read with a clear sentence.
+
+Standard library only (and `orderpipe.errors`): the ETL job imports it, locally and on Glue.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from orderpipe.errors import OrderpipeError
+
+
+class StateFileError(OrderpipeError):
+    """A state file is torn or not ours; the message names it and says how to repair it."""
+
+
+def umask() -> int:
+    """The process umask, read without changing it (threads may be creating files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so a reader sees the old file or the new one, never half of one.
+
+    The file gets the mode a plain `open()` would give it (0666 less the user's umask)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes 0600
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path, what: str, repair: str) -> Any:
+    """The JSON in `path` (None when it does not exist); a torn or foreign file is one sentence:
+    `what` names the file's role ("the local catalog"), `repair` says what to do."""
+    try:
+        return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (ValueError, OSError) as exc:
+        raise StateFileError(f"{what} {path} is unreadable ({_reason(exc)}); {repair}") from None
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON: {exc.msg} at line {exc.lineno}"
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def not_ours(path: Path, what: str, repair: str) -> StateFileError:
+    """The error for a file that parses but does not hold what orderpipe writes there."""
+    return StateFileError(f"{what} {path} does not hold what orderpipe writes there; {repair}")

@@ -1,0 +1,100 @@
+"""State files a later command reads: torn or foreign ones give one sentence naming the file and
+the repair, never a traceback; cache-like ones repair themselves; writes are whole."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from orderpipe.cli import app
+from orderpipe.fsutil import StateFileError
+from orderpipe.job_io import load_bookmark
+
+runner = CliRunner()
+ENV = {"COLUMNS": "300", "TERM": "dumb"}
+TORN = b'{"databases": {"orderpipe": {"tables": {"raw": {"partit'
+
+
+def cli(home: Path, *args: str, code: int) -> str:
+    result = runner.invoke(app, ["--home", str(home), *args], env=ENV)
+    assert result.exit_code == code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output and "unexpected" not in result.output
+    return " ".join(result.output.split())
+
+
+@pytest.fixture
+def ready(home: Path) -> Path:
+    cli(home, "up", code=0)
+    return home
+
+
+@pytest.mark.parametrize(
+    ("relative", "content", "args", "words"),
+    [
+        ("state/catalog.json", TORN, ["status"], "the local catalog"),
+        ("state/catalog.json", b"[1, 2]", ["crawl"], "the local catalog"),
+        ("state/catalog.json", b"\xff\xfe\x00", ["status"], "the local catalog"),
+        (".orderpipe-home", b'{"stack": ', ["query", "sql", "SELECT 1"], "the home marker"),
+        (".orderpipe-home", b'"a string"', ["down", "--yes"], "the home marker"),
+    ],
+)
+def test_a_torn_or_foreign_state_file_is_one_sentence(
+    ready: Path, relative: str, content: bytes, args: list[str], words: str
+) -> None:
+    path = ready / relative
+    path.write_bytes(content)
+    message = cli(ready, *args, code=1)
+    assert message.startswith("Error: ") and message.count("Error:") == 1
+    assert f"{words} {path}" in message and ("delete" in message or "run" in message)
+    assert path.read_bytes() == content  # reported, not silently replaced
+
+
+def test_a_torn_last_run_line_does_not_break_transform_status(ready: Path) -> None:
+    runs = ready / "state" / "runs.jsonl"
+    first = {"run_id": "jr_1", "state": "SUCCEEDED", "records_read": 10, "transformed": 9}
+    runs.write_bytes(json.dumps(first).encode() + b'\n{"run_id": "jr_2", "sta')
+    assert "jr_1" in cli(ready, "transform", "status", code=0)
+
+    from orderpipe.settings import Settings
+    from orderpipe.targets.local.target import LocalTarget
+
+    target = LocalTarget(Settings(home=ready))
+    target._record_run({"run_id": "jr_3", "state": "FAILED"})  # the next run starts a new line
+    assert [r["run_id"] for r in target.transform_runs()] == ["jr_3", "jr_1"]
+    runs.write_bytes(b'{"run_id": "jr_1"}\nnot json\n{"run_id": "jr_3"}\n')
+    message = cli(ready, "transform", "status", code=1)
+    assert f"the run history {runs} is unreadable at line 2" in message
+
+
+def test_a_torn_crawler_state_only_means_crawl_again(ready: Path) -> None:
+    state = ready / "state" / "crawler.json"
+    state.write_bytes(b'{"fingerpr')
+    cli(ready, "crawl", code=0)
+    assert "fingerprint" in json.loads(state.read_text())
+
+
+def test_a_torn_bookmark_names_itself(tmp_path: Path) -> None:
+    bookmark = tmp_path / "job.json"
+    bookmark.write_bytes(b'{"version": 1, "objects": ["raw/a.gz", "ra')
+    with pytest.raises(StateFileError, match=f"the job bookmark {bookmark} is unreadable"):
+        load_bookmark(str(bookmark))
+
+
+def test_files_follow_the_users_umask(home: Path) -> None:
+    """Under `umask 077` nothing the pipeline writes is readable by others (it was forced 0644)."""
+    orderpipe = Path(sys.executable).parent / "orderpipe"
+    script = f"umask 077 && {orderpipe} --home {home} generate --count 300"
+    subprocess.run(["sh", "-c", script + " && " + script.replace("generate --count 300", "crawl")],
+                   check=True, capture_output=True)  # fmt: skip
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert len(files) > 5
+    assert {
+        p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files if p.stat().st_mode & 0o077
+    } == {}
