@@ -38,10 +38,11 @@ def check_read_only(sql: str, dialect: str) -> None:
         ]
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
+        reason = re.sub(r" but got <Token .*", "", str(first.get("description", exc)))
+        near = f" near {first['highlight']!r}" if first.get("highlight") else ""
         where = f" (line {first['line']}, column {first['col']})" if "line" in first else ""
-        reason = str(first.get("description", exc)).rstrip(".")
         raise QueryRefused(
-            f"the SQL could not be read as one read statement: {reason}{where}."
+            f"the query failed: SQL syntax error{near}{where}: {reason.rstrip('.').lower()}."
         ) from None
     finally:
         logger.setLevel(level)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from moto_patches import moto_tls  # noqa: F401 (a fixture; tests/aws is on sys.path)
-from test_cli_moto_server import ORDERPIPE, endpoint, env  # noqa: F401 (fixtures)
+from test_cli_moto_server import ORDERPIPE, endpoint, env  # noqa: F401 (fixtures; tests/aws is on sys.path)
 
 TOKEN = "FwoGZXIvYXdzEXAMPLESESSIONTOKEN0123456789abcdef"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
