@@ -55,7 +55,7 @@ def test_an_empty_home_is_a_usage_error_and_deletes_nothing(home: Path, how: str
     else:
         (cwd / "orderpipe.toml").write_text('home = ""\n')
     before = tree(cwd)
-    assert "home" in cli(*args, code=2, **env)
+    assert "must name a folder" in cli(*args, code=2, **env)
     assert tree(cwd) == before
 
 
