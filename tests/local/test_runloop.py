@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from orderpipe.cli import app
 from orderpipe.errors import JobFailed
-from orderpipe.runloop import Cycle, RunLoop
+from orderpipe.runloop import Cycle, RunFigures, RunLoop
 from orderpipe.settings import Settings
 from orderpipe.targets.base import JobParams
 from orderpipe.targets.local import LocalTarget
@@ -148,11 +148,19 @@ def raw_line_count(home: Path) -> int:
 def test_a_failed_cycle_is_reported_and_retried_and_stop_flushes_the_agent(home: Path) -> None:
     target = FlakyJob(Settings(home=home))
     cycles: list[Cycle] = []
-    loop = RunLoop(target, JobParams(), every=0.5, rate=200, seed=1, poll_interval=0.1,
-                   on_cycle=lambda cycle, figures: cycles.append(cycle))  # fmt: skip
     stop = threading.Event()
-    threading.Timer(2.8, stop.set).start()  # as Ctrl-C would
+
+    def on_cycle(cycle: Cycle, figures: RunFigures) -> None:
+        cycles.append(cycle)
+        if len(cycles) >= 3 and figures.written >= 400:  # stop on progress, not on a timer
+            stop.set()  # as Ctrl-C would
+
+    loop = RunLoop(target, JobParams(), every=0.5, rate=200, seed=1, poll_interval=0.1,
+                   on_cycle=on_cycle)  # fmt: skip
+    backstop = threading.Timer(300, stop.set)  # only a broken loop gets here
+    backstop.start()
     figures = loop.run(stop)
+    backstop.cancel()
 
     assert cycles[0].failed and "disk is on fire" in cycles[0].error
     assert cycles[1].ran_job and not cycles[1].failed  # retried by the next cycle
