@@ -52,3 +52,15 @@ def test_stack_names_s3_reserves_are_usage_errors(home: Path, stack: str) -> Non
     result = CliRunner().invoke(app, ["--stack", stack, "status"], env={"COLUMNS": "200"})
     assert result.exit_code == 2, result.output
     assert "S3 reserves it" in result.output
+
+
+def test_reuse_is_ignored_with_a_note_on_the_local_target(home: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["--home", str(home), "up"]).exit_code == 0
+    result = runner.invoke(
+        app, ["--home", str(home), "query", "sql", "SELECT 1 AS x", "--reuse", "5", "--format",
+              "json"], env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == '[{"x": 1}]'
+    assert "--reuse is ignored on the local target" in result.stderr

@@ -249,7 +249,8 @@ class Planner:
                     "update",
                     label,
                     "iam.put_role_policy",
-                    "least privilege on the stack's own resources",
+                    "least privilege on the stack's own resources"
+                    + ("; Session Manager" if service == "ec2" else ""),
                     RoleName=name,
                     PolicyName=policy_name,
                     PolicyDocument=json.dumps(policy),
