@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from orderpipe import console
 from orderpipe.commands import settings_of
-from orderpipe.render import key_values
+from orderpipe.render import key_values, text_table
 from orderpipe.runloop import Cycle, RunFigures, parse_duration
 from orderpipe.targets.base import JobParams
 
@@ -47,7 +47,8 @@ def _live_text(figures: RunFigures, title: str) -> Any:
 
     now = time.time()
     text = Text.from_markup(
-        f"[bold]{title}[/] · {time.strftime('%H:%M:%S', time.gmtime(now - figures.started))}\n"
+        f"[bold]{escape(title)}[/] · "
+        f"{time.strftime('%H:%M:%S', time.gmtime(now - figures.started))}\n"
         f"written {figures.written:,} · shipped {figures.shipped:,} · "
         f"queryable +{figures.transformed:,} · quarantined +{figures.quarantined:,} · "
         f"{_lag(figures, now)}\n"
@@ -110,7 +111,9 @@ def run(
 
     def on_cycle(cycle: Cycle, figures: RunFigures) -> None:
         if not live or cycle.failed:  # failures stay on screen above the live lines
-            console.info(f"{describe_cycle(cycle)} · {_lag(figures, time.time())}")
+            # describe_cycle is markup whose values are already escaped
+            line = f"{describe_cycle(cycle)} · {_lag(figures, time.time())}"
+            console.err.print(line, highlight=False)
 
     loop = RunLoop(
         target, params, every=every_s, rate=rate, duration=duration, seed=seed, on_cycle=on_cycle
@@ -203,26 +206,21 @@ def schedule_show(ctx: typer.Context) -> None:
 
 
 def _print_schedule(shown: dict[str, Any]) -> None:
-    from rich.table import Table
-
     if not shown["triggers"]:
         console.info("No schedule is set: `orderpipe --target aws schedule set --every 1h`.")
         return
-    table = Table(title=f"Schedule — workflow {shown['workflow']}", title_justify="left",
-                  title_style="bold")  # fmt: skip
-    for column in ("trigger", "schedule", "state", "starts", "next run"):
-        table.add_column(column)
-    for t in shown["triggers"]:
-        table.add_row(t["trigger"], t["schedule"], t["state"], t["starts"], t["next_run"] or "")
-    console.out.print(table)
-    runs = Table(title="Last workflow runs", title_justify="left", title_style="bold")
-    for column in ("run", "started", "status"):
-        runs.add_column(column)
-    for r in shown["workflow_runs"]:
-        runs.add_row(str(r.get("WorkflowRunId", "")), str(r.get("StartedOn", ""))[:19],
-                     str(r.get("Status", "")))  # fmt: skip
-    if shown["workflow_runs"]:
-        console.out.print(runs)
+    columns = ("trigger", "schedule", "state", "starts", "next run")
+    triggers = [
+        (t["trigger"], t["schedule"], t["state"], t["starts"], t["next_run"])
+        for t in shown["triggers"]
+    ]
+    console.out.print(text_table(f"Schedule — workflow {shown['workflow']}", columns, triggers))
+    runs = [
+        (r.get("WorkflowRunId"), str(r.get("StartedOn", ""))[:19], r.get("Status"))
+        for r in shown["workflow_runs"]
+    ]
+    if runs:
+        console.out.print(text_table("Last workflow runs", ("run", "started", "status"), runs))
     else:
         console.info("No workflow runs yet.")
     cost = shown["cost"]

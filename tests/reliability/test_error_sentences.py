@@ -198,3 +198,17 @@ def test_an_unreachable_aws_endpoint_is_one_sentence(aws_credentials: None) -> N
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert "Cannot reach AWS" in said(result) and "AWS_ENDPOINT_URL" in said(result)
     assert "unexpected" not in result.output
+
+
+def test_a_failed_run_cycle_prints_its_error_as_text() -> None:
+    from rich.console import Console
+
+    from orderpipe.commands.runloop import describe_cycle
+    from orderpipe.runloop import Cycle
+
+    error = "bad Country 'Evil[/]' \\[x]"
+    cycle = Cycle(number=3, seconds=1.0, shipped=5, crawled=False, ran_job=False, transformed=0,
+                  quarantined=0, duplicates=0, note="", error=error)  # fmt: skip
+    screen = Console(width=200, record=True)
+    screen.print(describe_cycle(cycle), highlight=False)
+    assert "failed: bad Country 'Evil[/]' \\[x] — retrying" in screen.export_text()
