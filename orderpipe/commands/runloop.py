@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 
 from orderpipe import console
-from orderpipe.commands import settings_of
+from orderpipe.commands import finite_rate, settings_of
 from orderpipe.render import key_values, text_table
 from orderpipe.runloop import Cycle, RunFigures, parse_duration
 from orderpipe.targets.base import JobParams
@@ -87,7 +87,9 @@ def run(
     ] = "60s",
     rate: Annotated[
         float | None,
-        typer.Option(min=0.001, help="Also generate synthetic orders at this many lines/s."),
+        typer.Option(
+            callback=finite_rate, help="Also generate synthetic orders at this many lines/s."
+        ),
     ] = None,
     for_: Annotated[
         str | None,

@@ -142,9 +142,10 @@ def test_a_broken_or_binary_config_file_is_named_with_its_line(
 
 @pytest.mark.parametrize("rate", ["inf", "nan", "-1", "0"])
 def test_a_rate_that_is_not_a_positive_number_is_a_usage_error(home: Path, rate: str) -> None:
-    result = cli(home, "generate", "--count", "5", "--rate", rate, code=2)
-    assert "is not a rate" in said(result)
-    assert not home.exists()  # refused before anything was made
+    for command in (["generate", "--count", "5"], ["run", "--for", "1s"]):
+        result = cli(home, *command, "--rate", rate, code=2)
+        assert "is not a rate" in said(result)
+        assert not home.exists()  # refused before anything was made
 
 
 @pytest.mark.parametrize("sql", ["", "   ", " ; "])
