@@ -3,6 +3,7 @@ glue_scripts/ travel inside the package as orderpipe/templates and orderpipe/glu
 
 from setuptools import find_packages, setup
 
-SHIPPED = ["orderpipe.data", "orderpipe.templates", "orderpipe.templates.iam"]
+SHIPPED = ["orderpipe.data", "orderpipe.templates", "orderpipe.templates.iam",
+           "orderpipe.templates.report"]
 setup(packages=[*find_packages(include=["orderpipe", "orderpipe.*"]), *SHIPPED,
                 "orderpipe.glue_scripts"])  # fmt: skip

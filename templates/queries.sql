@@ -75,3 +75,42 @@ GROUP BY orderid
 HAVING count(*) > 1
 ORDER BY rows_ DESC, orderid
 LIMIT :limit;
+
+-- The figures of `orderpipe report` (with regional-revenue, country-performance, peak-hours,
+-- missing-data and top-orders above): `query NAME` prints the numbers the page shows.
+
+-- name: kpis
+-- help: Headline figures: revenue, invoices, customers, average invoice, High lines, quarantine rate.
+WITH t AS (
+  SELECT sum(totalamountusd) AS revenue,
+         count(DISTINCT invoiceno) AS invoices,
+         count(DISTINCT customerid) AS customers,
+         count(*) AS lines,
+         sum(CASE WHEN ordertag = 'High' THEN 1 ELSE 0 END) AS highlines,
+         min(invoicedateonly) AS firstday,
+         max(invoicedateonly) AS lastday
+  FROM transformed_orders
+), q AS (
+  SELECT count(*) AS quarantined FROM quarantined_orders
+)
+SELECT round(coalesce(t.revenue, 0), 2) AS revenueusd,
+       t.invoices,
+       t.customers,
+       round(t.revenue / nullif(t.invoices, 0), 2) AS avginvoiceusd,
+       t.lines,
+       round(100.0 * t.highlines / nullif(t.lines, 0), 2) AS highpct,
+       q.quarantined,
+       round(100.0 * q.quarantined / nullif(t.lines + q.quarantined, 0), 2) AS quarantinepct,
+       t.firstday,
+       t.lastday
+FROM t CROSS JOIN q;
+
+-- name: daily-revenue
+-- help: Revenue, invoices and customers per day.
+SELECT invoicedateonly AS orderdate,
+       count(DISTINCT invoiceno) AS invoices,
+       count(DISTINCT customerid) AS customers,
+       round(sum(totalamountusd), 2) AS revenueusd
+FROM transformed_orders
+GROUP BY invoicedateonly
+ORDER BY orderdate;

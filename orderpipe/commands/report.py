@@ -1,4 +1,4 @@
-"""report: the named queries as one static HTML dashboard."""
+"""report: one self-contained HTML dashboard of the named queries."""
 
 from __future__ import annotations
 
@@ -16,22 +16,36 @@ def report(
     out: Annotated[Path, typer.Option(dir_okay=False, help="Where to write the HTML.")] = Path(
         "orderpipe-report.html"
     ),
+    open_: Annotated[
+        bool, typer.Option("--open", help="Open the page in the default browser.")
+    ] = False,
 ) -> None:
-    """Write an HTML dashboard of the named queries, with charts."""
-    from orderpipe import queries
+    """Write an HTML dashboard: headline figures and interactive charts, viewable offline."""
+    from rich.markup import escape
+
+    from orderpipe import report as core
     from orderpipe.fsutil import atomic_write
-    from orderpipe.report import html_report
     from orderpipe.targets import get_target
 
     target = get_target(settings_of(ctx))
-    sections = []
     with console.stage("report") as stage:
-        for named in queries.load().values():
-            sql, values = queries.resolve(named, {})
-            sections.append((named.name, named.help, target.query(sql, values)))
-        title = f"orderpipe — {target.names.stack} ({target.name})"
-        atomic_write(out, html_report(title, sections).encode())
-        stage["detail"] = f"{len(sections)} queries → {out}"
+        results = core.run_queries(target.query)
+        data = core.ReportData(
+            title=f"orderpipe — {target.names.stack} ({target.name})",
+            results=results,
+            freshness=core.freshness(target.status()),
+        )
+        page = core.render(data)
+        atomic_write(out, page.encode())
+        detail = f"{len(results)} queries, {len(page) / 1024:,.0f} KB → {out}"
+        if data.bytes_scanned is not None:
+            detail += f"; Athena scanned {data.bytes_scanned / 1e6:,.1f} MB"
+            detail += f" (${data.cost_usd or 0:.4f})"
+        stage["detail"] = escape(detail)
+    if open_:
+        import webbrowser
+
+        webbrowser.open(out.resolve().as_uri())
 
 
 def register(app: typer.Typer) -> None:
