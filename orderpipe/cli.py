@@ -140,9 +140,9 @@ def main_options(
 
 
 def _register() -> None:
-    from orderpipe.commands import demo, infra, ingest, pipeline, query, report, runloop
+    from orderpipe.commands import dashboard, demo, infra, ingest, pipeline, query, report, runloop
 
-    for module in (infra, ingest, pipeline, runloop, query, report, demo):
+    for module in (infra, ingest, pipeline, runloop, query, report, dashboard, demo):
         module.register(app)
 
 

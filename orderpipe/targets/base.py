@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from orderpipe.errors import UsageError
+from orderpipe.errors import OrderpipeError, UsageError
 from orderpipe.settings import Settings
 
 
@@ -170,6 +170,14 @@ class Target(ABC):
 
     def show_schedule(self) -> dict[str, Any]:
         raise UsageError(NO_SCHEDULER)
+
+    # dashboards ---------------------------------------------------------------------------
+    def dashboards(self) -> Any:
+        """The hosted dashboards of `orderpipe dashboard` (plan_up, plan_down, status)."""
+        raise OrderpipeError(
+            f"The {self.name} target has no hosted dashboards: run `orderpipe report` for an "
+            "HTML dashboard (QuickSight and CloudWatch ones come with --target aws)."
+        )
 
 
 NO_SCHEDULER = (

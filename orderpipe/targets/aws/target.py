@@ -10,6 +10,7 @@ from typing import Any
 
 from orderpipe.settings import Settings
 from orderpipe.targets.aws.artifacts import job_artifacts
+from orderpipe.targets.aws.dashboards import Dashboards
 from orderpipe.targets.aws.executor import Executor, Sleep
 from orderpipe.targets.aws.options import describe, load_options
 from orderpipe.targets.aws.planner import Planner
@@ -82,7 +83,10 @@ class AwsTarget(Target):
         return describe(self.resolved)
 
     def plan_down(self, keep_data: bool) -> list[Action]:
-        return Teardown(self.reader).plan(keep_data)
+        return [*self.dashboards().plan_down(), *Teardown(self.reader).plan(keep_data)]
+
+    def dashboards(self) -> Dashboards:
+        return Dashboards(self.reader)
 
     def apply(self, plan: list[Action]) -> None:
         """Apply an `up` or a `down` plan (the actions carry everything they need)."""

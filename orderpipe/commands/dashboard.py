@@ -1,0 +1,104 @@
+"""dashboard up|down|status: the target's hosted dashboards (QuickSight and CloudWatch on AWS)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from orderpipe import console
+from orderpipe.commands import settings_of
+from orderpipe.render import OutputFormat
+
+dashboard_app = typer.Typer(
+    help="QuickSight and CloudWatch dashboards of the aws stack (locally: `orderpipe report`).",
+    no_args_is_help=True,
+)
+
+
+def _dashboards(ctx: typer.Context) -> tuple[Any, Any]:
+    from orderpipe.targets import get_target
+
+    target = get_target(settings_of(ctx))
+    return target, target.dashboards()
+
+
+def _notes(notes: list[str]) -> None:
+    for note in notes:
+        console.warn(escape(note))
+
+
+@dashboard_app.command("up")
+def dashboard_up(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan; change nothing.")
+    ] = False,
+) -> None:
+    """Make or update the dashboards. Safe to run again: it converges."""
+    from orderpipe.commands.infra import plan_table
+
+    target, dashboards = _dashboards(ctx)
+    plan, notes = dashboards.plan_up()
+    if plan:
+        console.err.print(plan_table(plan, f"Dashboards of stack {target.names.stack!r}"))
+        if not dry_run:
+            target.apply(plan)
+    _notes(notes)
+    if not plan:
+        console.success("The dashboards are up to date; nothing to do.")
+    elif dry_run:
+        console.info(f"{len(plan)} change(s) planned; --dry-run, so nothing was changed.")
+    else:
+        console.success(f"{len(plan)} change(s) applied.")
+
+
+@dashboard_app.command("down")
+def dashboard_down(ctx: typer.Context) -> None:
+    """Remove the dashboards (never the data). Safe to repeat."""
+    from orderpipe.commands.infra import plan_table
+
+    target, dashboards = _dashboards(ctx)
+    plan = dashboards.plan_down()
+    if not plan:
+        console.success("No dashboards of this stack exist; nothing to do.")
+        return
+    console.err.print(plan_table(plan, "Removing"))
+    target.apply(plan)
+    console.success(f"{len(plan)} dashboard resource(s) deleted.")
+
+
+@dashboard_app.command("status")
+def dashboard_status(
+    ctx: typer.Context,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = (
+        OutputFormat.table
+    ),
+) -> None:
+    """Each dashboard resource and its state: ok, missing or drift."""
+    from orderpipe.errors import UsageError
+
+    if fmt is OutputFormat.csv:
+        raise UsageError("dashboard status --format takes table or json.")
+    _, dashboards = _dashboards(ctx)
+    report = dashboards.status()
+    if fmt is OutputFormat.json:
+        console.out.file.write(json.dumps(report) + "\n")
+        return
+    table = Table(title=f"Dashboards of stack {report['stack']!r}", title_justify="left",
+                  title_style="bold")  # fmt: skip
+    for column in ("kind", "name", "state", "detail"):
+        table.add_column(column)
+    colors = {"ok": "green", "missing": "red", "drift": "yellow"}
+    for row in report["resources"]:
+        state = f"[{colors.get(row['state'], 'dim')}]{escape(row['state'])}[/]"
+        table.add_row(escape(row["kind"]), escape(row["name"]), state, escape(row["detail"]))
+    console.out.print(table)
+    _notes(report["notes"])
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(dashboard_app, name="dashboard", rich_help_panel="Analysis")

@@ -1,0 +1,96 @@
+"""`orderpipe --target aws dashboard up/status/down` in a subprocess against a moto server: the
+CloudWatch dashboard, and QuickSight's data source, data sets and dashboard; `down` removes them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from moto_patches import moto_tls, quicksight_gaps  # noqa: F401 (moto_tls: a fixture)
+from test_cli_moto_server import (  # noqa: F401 (fixtures)
+    ACCOUNT,
+    REGION,
+    STACK,
+    aws,
+    bucket,
+    endpoint,
+    env,
+    orderpipe,
+)
+
+QS_ROLE = "aws-quicksight-service-role-v0"
+
+
+@pytest.fixture
+def quicksight_account(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: F811
+    """An account with QuickSight: an admin user and QuickSight's service role."""
+    quicksight_gaps(monkeypatch)
+    user = aws(endpoint, "quicksight").register_user(
+        AwsAccountId=ACCOUNT, Namespace="default", IdentityType="IAM", UserRole="ADMIN",
+        Email="admin@example.com", UserName="admin", IamArn=f"arn:aws:iam::{ACCOUNT}:user/admin",
+    )["User"]  # fmt: skip
+    aws(endpoint, "iam").create_role(
+        RoleName=QS_ROLE, Path="/service-role/",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "quicksight.amazonaws.com"},
+             "Action": "sts:AssumeRole"}]}),
+    )  # fmt: skip
+    return str(user["Arn"])
+
+
+def quicksight_dashboard(dashboard_id: str) -> Any:
+    """moto keeps the definition but has no DescribeDashboardDefinition: read its store."""
+    from moto.quicksight.models import quicksight_backends
+
+    return quicksight_backends[ACCOUNT][REGION].dashboards[dashboard_id]
+
+
+def test_dashboard_up_status_down_against_a_moto_server(
+    env: dict[str, str],  # noqa: F811
+    endpoint: str,  # noqa: F811
+    quicksight_account: str,
+) -> None:
+    up = orderpipe(env, "dashboard", "up")
+    assert "6 change(s) applied" in up.stderr and "No QuickSight admin" not in up.stderr
+
+    body = json.loads(
+        aws(endpoint, "cloudwatch").get_dashboard(DashboardName=f"{STACK}-pipeline")[
+            "DashboardBody"
+        ]
+    )
+    metrics = json.dumps([w["properties"].get("metrics") for w in body["widgets"]])
+    for name in ("IncomingRecords", "DeliveryToS3.Success", "DeliveryToS3.DataFreshness",
+                 "glue.driver.aggregate.elapsedTime", "ProcessedBytes", "TotalExecutionTime",
+                 "BucketSizeBytes", f"{STACK}-orders", f"{STACK}-workgroup", bucket("lake")):
+        assert name in metrics, name  # fmt: skip
+
+    qs = aws(endpoint, "quicksight")
+    source = qs.describe_data_source(AwsAccountId=ACCOUNT, DataSourceId=f"{STACK}-athena")
+    assert source["DataSource"]["DataSourceParameters"] == {
+        "AthenaParameters": {"WorkGroup": f"{STACK}-workgroup"}
+    }
+    for table in ("transformed-orders", "quarantined-orders"):
+        qs.describe_data_set(AwsAccountId=ACCOUNT, DataSetId=f"{STACK}-{table}")
+    dashboard = quicksight_dashboard(f"{STACK}-orders")
+    visuals = dashboard.definition["Sheets"][0]["Visuals"]
+    assert [next(iter(v)) for v in visuals].count("KPIVisual") == 4 and len(visuals) == 10
+    assert dashboard.permissions[0]["Principal"] == quicksight_account
+    policy = aws(endpoint, "iam").get_role_policy(
+        RoleName=QS_ROLE, PolicyName=f"{STACK}-quicksight-access"
+    )["PolicyDocument"]
+    assert f"arn:aws:s3:::{bucket('lake')}/*" in json.dumps(policy)
+
+    assert "up to date" in orderpipe(env, "dashboard", "up").stderr  # nothing changes twice
+    status = json.loads(orderpipe(env, "dashboard", "status", "--format", "json").stdout)
+    assert {r["state"] for r in status["resources"]} == {"ok"}, status
+    assert len(status["resources"]) == 6 and status["notes"] == []
+
+    orderpipe(env, "down", "--yes")  # the stack's `down` takes the dashboards with it
+    assert aws(endpoint, "cloudwatch").list_dashboards()["DashboardEntries"] == []
+    assert qs.list_data_sources(AwsAccountId=ACCOUNT)["DataSources"] == []
+    assert qs.list_dashboards(AwsAccountId=ACCOUNT)["DashboardSummaryList"] == []
+    iam = aws(endpoint, "iam")
+    assert iam.list_role_policies(RoleName=QS_ROLE)["PolicyNames"] == []
+    assert iam.get_role(RoleName=QS_ROLE)  # QuickSight's own role stays
+    assert "nothing to do" in orderpipe(env, "dashboard", "down").stderr
