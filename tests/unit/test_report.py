@@ -1,0 +1,72 @@
+"""The report page from query results (no engine): data is escaped, freshness reads status, and
+the local target's `dashboard` points at `report`."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from orderpipe import report
+from orderpipe.cli import app
+from orderpipe.targets.base import QueryResult
+
+EVIL = "</script><script>alert(1)</script><img src=x onerror=alert(2)>"
+
+
+def result(columns: list[str], *rows: tuple) -> QueryResult:
+    return QueryResult(columns=columns, types=["varchar"] * len(columns), rows=list(rows))
+
+
+def sample_results() -> dict[str, QueryResult]:
+    return {
+        "kpis": result(["revenueusd", "invoices", "customers", "avginvoiceusd", "lines", "highpct",
+                        "quarantined", "quarantinepct", "firstday", "lastday"],
+                       (1234.5, 3, 2, 411.5, 9, 11.11, 1, 10.0, "2010-12-01", "2010-12-02")),
+        "daily-revenue": result(["orderdate", "invoices", "customers", "revenueusd"],
+                                ("2010-12-01", 2, 2, 1000.0), ("2010-12-02", 1, 1, 234.5)),
+        "regional-revenue": result(["region", "revenueusd"], ("Europe", 1234.5)),
+        "country-performance": result(["country", "revenueusd", "highpct"],
+                                      (EVIL, 1000.0, 0.0), ("France", 234.5, 0.0)),
+        "peak-hours": result(["hour", "invoices"], (9, 2), (14, 1)),
+        "missing-data": result(["reason", "records", "example"], ("cancelled", 1, "C536379")),
+        "top-orders": result(["invoiceno", "customerid", "country", "totalusd"],
+                             ("536365", "17850", EVIL, 1000.0)),
+    }  # fmt: skip
+
+
+def test_data_is_escaped_in_the_table_and_the_chart_data() -> None:
+    page = report.render(report.ReportData("shop", sample_results()))
+    assert "<img src=x" not in page and "<script>alert" not in page
+    assert page.count("</script>") == 3  # the data block, Chart.js and the drawing script
+    block = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page)
+    assert block is not None
+    charts = {c["id"]: c for c in json.loads(block.group(1))}
+    assert charts["chart-country-performance"]["labels"] == [EVIL, "France"]
+    assert charts["chart-country-performance"]["values"] == [1000.0, 234.5]  # revenue, not highpct
+    assert "$1,234.50" in page and "10.00%" in page
+
+
+def test_empty_results_say_so_instead_of_an_empty_chart() -> None:
+    results = sample_results()
+    results["missing-data"] = result(["reason", "records", "example"])
+    page = report.render(report.ReportData("shop", results))
+    assert page.count("<canvas") == 4 and "No rows yet." in page
+
+
+def test_freshness_prefers_status_lag_then_the_last_successful_run() -> None:
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    assert report.freshness({"freshness": {"lag_seconds": 42}}, now) == ("Lag", 42.0)
+    runs = [{"state": "FAILED", "finished_at": "2026-01-01T11:59:00Z"},
+            {"state": "SUCCEEDED", "finished_at": "2026-01-01T11:50:00Z"}]  # fmt: skip
+    assert report.freshness({"runs": runs}, now) == ("Last refresh", 600.0)
+    assert report.freshness({"freshness": {}, "runs": []}, now) == ("Last refresh", None)
+
+
+def test_dashboard_on_the_local_target_points_to_report(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["--home", str(tmp_path), "dashboard", "up"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "orderpipe report" in result.output and "Traceback" not in result.output
