@@ -63,7 +63,8 @@ def test_dashboard_up_status_down_against_a_moto_server(
     metrics = json.dumps([w["properties"].get("metrics") for w in body["widgets"]])
     expected = ["IncomingRecords", "DeliveryToS3.Success", "DeliveryToS3.DataFreshness",
                 "glue.driver.aggregate.elapsedTime", "ProcessedBytes", "TotalExecutionTime",
-                "BucketSizeBytes", f"{STACK}-orders", f"{STACK}-workgroup", bucket("lake")]  # fmt: skip
+                "BucketSizeBytes", f"{STACK}-orders", f"{STACK}-workgroup",
+                bucket("lake")]  # fmt: skip
     assert [name for name in expected if name not in metrics] == []
 
     qs = aws(endpoint, "quicksight")
