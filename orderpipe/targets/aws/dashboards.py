@@ -86,12 +86,10 @@ class Dashboards:
             return sorted(u["Arn"] for u in users if u.get("Role") == "ADMIN")
 
     def _tag(self, arn: str) -> str | None:
-        found = self._qs_tags(arn)
-        return next((t["Value"] for t in found if t["Key"] == DEFINITION_TAG), None)
-
-    def _qs_tags(self, arn: str) -> list[dict[str, str]]:
-        answer = self._get("quicksight", "list_tags_for_resource", arn, ResourceArn=arn)
-        return list((answer or {}).get("Tags") or [])
+        """The definition fingerprint a QuickSight asset was made with."""
+        answer = self._get("quicksight", "list_tags_for_resource", arn, ResourceArn=arn) or {}
+        tags = answer.get("Tags") or []
+        return next((t["Value"] for t in tags if t["Key"] == DEFINITION_TAG), None)
 
     # items ---------------------------------------------------------------------------------
     def items(self) -> tuple[list[Item], list[str]]:

@@ -1,5 +1,6 @@
 """`orderpipe --target aws dashboard up/status/down` in a subprocess against a moto server: the
-CloudWatch dashboard, and QuickSight's data source, data sets and dashboard; `down` removes them."""
+CloudWatch dashboard, and QuickSight's data source, data sets and dashboard; `down` removes them.
+And an account without QuickSight still gets the CloudWatch dashboard and a sentence on why."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ from test_cli_moto_server import (  # noqa: F401 (fixtures)
     env,
     orderpipe,
 )
+
+from orderpipe.settings import Settings
+from orderpipe.targets.aws import AwsTarget
+from orderpipe.targets.aws.dashboards import SUBSCRIBE
 
 QS_ROLE = "aws-quicksight-service-role-v0"
 
@@ -108,3 +113,25 @@ def test_report_on_aws_runs_the_named_queries_on_athena_and_prints_the_scan(
     assert "7 queries" in result.stderr and "Athena scanned" in result.stderr
     html = page.read_text(encoding="utf-8")
     assert "Athena scanned" in html and f"orderpipe — {STACK} (aws)" in html
+
+
+def test_without_quicksight_only_the_cloudwatch_dashboard_is_made(aws_credentials: None) -> None:
+    from botocore.stub import Stubber
+    from moto import mock_aws
+
+    with mock_aws():
+        target = AwsTarget(Settings(stack="shop", region=REGION), show_progress=False)
+        with Stubber(target.session.client("quicksight")) as quicksight:
+            # What AWS answers an account that never subscribed (moto always has QuickSight).
+            quicksight.add_client_error(
+                "describe_account_settings",
+                "ResourceNotFoundException",
+                "Account is not signed up with Amazon QuickSight.",
+                404,
+            )
+            plan, notes = target.dashboards().plan_up()
+        assert [a.api for a in plan] == ["cloudwatch.put_dashboard"] and notes == [SUBSCRIBE]
+        target.apply(plan)
+        cloudwatch = target.session.client("cloudwatch")
+        found = cloudwatch.list_dashboards()["DashboardEntries"]
+        assert [d["DashboardName"] for d in found] == ["shop-pipeline"]
