@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -33,10 +33,10 @@ def report(
         data = core.ReportData(
             title=f"orderpipe — {target.names.stack} ({target.name})",
             results=results,
-            freshness=core.freshness(target.status()),
+            freshness=_freshness(target),
         )
-        page = core.render(data)
-        atomic_write(out, page.encode())
+        page = core.render(data).encode()
+        atomic_write(out, page)
         detail = f"{len(results)} queries, {len(page) / 1024:,.0f} KB → {out}"
         if data.bytes_scanned is not None:
             detail += f"; Athena scanned {data.bytes_scanned / 1e6:,.1f} MB"
@@ -46,6 +46,20 @@ def report(
         import webbrowser
 
         webbrowser.open(out.resolve().as_uri())
+
+
+def _freshness(target: Any) -> tuple[str, float | None]:
+    """The freshness card; a status that cannot be read leaves it blank, not the report."""
+    from rich.markup import escape
+
+    from orderpipe import report as core
+    from orderpipe.errors import OrderpipeError
+
+    try:
+        return core.freshness(target.status())
+    except OrderpipeError as exc:
+        console.warn(f"freshness unknown ({escape(str(exc))})")
+        return "Last refresh", None
 
 
 def register(app: typer.Typer) -> None:
