@@ -3,7 +3,11 @@ glue_scripts/ travel inside the package as orderpipe/templates and orderpipe/glu
 
 from setuptools import find_packages, setup
 
-SHIPPED = ["orderpipe.data", "orderpipe.templates", "orderpipe.templates.iam",
-           "orderpipe.templates.report"]
+SHIPPED = [
+    "orderpipe.data",
+    "orderpipe.templates",
+    "orderpipe.templates.iam",
+    "orderpipe.templates.report",
+]
 setup(packages=[*find_packages(include=["orderpipe", "orderpipe.*"]), *SHIPPED,
                 "orderpipe.glue_scripts"])  # fmt: skip

@@ -76,6 +76,8 @@ def test_the_installed_wheel_runs_the_demo_and_queries_outside_the_repo(
     query = [orderpipe, "--home", home, "query", "top-orders", "--format", "json"]
     top = json.loads(run(*query, cwd=elsewhere, env=env))
     assert top and {"invoiceno", "totalusd"} <= set(top[0])
+    run(orderpipe, "--home", home, "report", "--out", "report.html", cwd=elsewhere, env=env)
+    assert "Chart.js v4" in (elsewhere / "report.html").read_text()  # the wheel carries it
 
     # The bundled Online Retail sample replays (its £ and day-first dates included).
     replayed = subprocess.run(
