@@ -2,8 +2,10 @@
 
 Every figure on the page is a named query of templates/queries.sql (so `orderpipe query NAME`
 prints the same numbers); the charts are drawn by Chart.js, inlined from templates/report/ (MIT,
-~210 KB: canvas charts with hover tooltips, no network, no fonts). Data travels as one JSON
-block that the page's script reads, and text from the data is escaped wherever it lands.
+~210 KB: canvas charts with hover tooltips, no network, no fonts; plotly.min.js would be 4.6 MB).
+Data travels as one JSON block that the page's script reads, and text from the data is escaped
+wherever it lands. To update Chart.js: `npm pack chart.js@VERSION`, copy its
+dist/chart.umd.min.js without the last (source map) line, and its LICENSE.md.
 """
 
 from __future__ import annotations
