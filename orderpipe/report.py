@@ -56,7 +56,7 @@ QUERIES = (KPIS, *(c.query for c in CHARTS), TOP_ORDERS)
 class ReportData:
     title: str
     results: dict[str, QueryResult]
-    freshness: tuple[str, float | None] = ("Last refresh", None)
+    lag: dict[str, Any] = field(default_factory=dict)  # Target.lag(): lag_seconds, …
     generated: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -80,25 +80,6 @@ def run_queries(query: Callable[[str, list[Any]], QueryResult]) -> dict[str, Que
     return results
 
 
-def freshness(status: dict[str, Any], now: datetime | None = None) -> tuple[str, float | None]:
-    """The freshness card from `status`: its `lag_seconds` (new orders → queryable) where it has
-    one, else how long ago the newest successful transform run finished (None: never)."""
-    lag = (status.get("freshness") or {}).get("lag_seconds")
-    if isinstance(lag, int | float):
-        return "Lag", float(lag)
-    finished = []
-    for run in status.get("runs") or []:
-        try:
-            if run.get("state") == "SUCCEEDED":
-                finished.append(datetime.fromisoformat(str(run["finished_at"])))
-        except (KeyError, ValueError):
-            continue
-    if not finished:
-        return "Last refresh", None
-    newest = max(f if f.tzinfo else f.replace(tzinfo=UTC) for f in finished)
-    return "Last refresh", max(0.0, ((now or datetime.now(UTC)) - newest).total_seconds())
-
-
 # rendering --------------------------------------------------------------------------------
 def _money(value: Any) -> str:
     return "—" if value is None else f"${float(value):,.2f}"
@@ -112,8 +93,8 @@ def _pct(value: Any) -> str:
     return "—" if value is None else f"{float(value):.2f}%"
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
+def _duration(seconds: Any) -> str:
+    if not isinstance(seconds, int | float):
         return "—"
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size:
@@ -121,10 +102,8 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds:.0f} s"
 
 
-def _kpi_cards(kpis: dict[str, Any], freshness: tuple[str, float | None]) -> str:
-    fresh_label, seconds = freshness
-    lag = fresh_label == "Lag"
-    age = "never" if seconds is None else _duration(seconds) + ("" if lag else " ago")
+def _kpi_cards(kpis: dict[str, Any], lag: dict[str, Any]) -> str:
+    seconds, as_of = lag.get("lag_seconds"), lag.get("newest_queryable_at")
     cards = [
         ("revenueusd", "Revenue", _money(kpis.get("revenueusd")), "USD, transformed lines"),
         ("invoices", "Invoices", _count(kpis.get("invoices")),
@@ -134,8 +113,8 @@ def _kpi_cards(kpis: dict[str, Any], freshness: tuple[str, float | None]) -> str
         ("highpct", "High lines", _pct(kpis.get("highpct")), "lines over the threshold"),
         ("quarantinepct", "Quarantine rate", _pct(kpis.get("quarantinepct")),
          f"{_count(kpis.get('quarantined'))} records set aside"),
-        ("freshness", fresh_label, age,
-         "new orders → queryable" if lag else "the last transform run"),
+        ("lag", "Lag", _duration(seconds),
+         f"queryable as of {as_of}" if as_of else "new orders → queryable"),
     ]  # fmt: skip
     return "".join(
         f'<div class="kpi" data-kpi="{key}"><div class="label">{label}</div>'
@@ -228,7 +207,7 @@ def render(data: ReportData) -> str:
         f"<title>{html.escape(data.title)}</title><style>{_STYLE}</style></head><body>"
         f"<header><h1>{html.escape(data.title)}</h1>"
         f'<p class="help">Generated {stamp}{html.escape(span + scanned)}</p></header>'
-        f'<section class="kpis">{_kpi_cards(kpis, data.freshness)}</section>'
+        f'<section class="kpis">{_kpi_cards(kpis, data.lag)}</section>'
         f'<section class="grid">{figures}</section>'
         f'<section class="card wide"><h2>Top orders</h2><p class="help">'
         f"{html.escape(named[TOP_ORDERS].help)} <code>orderpipe query {TOP_ORDERS}</code></p>"

@@ -33,7 +33,7 @@ def report(
         data = core.ReportData(
             title=f"orderpipe — {target.names.stack} ({target.name})",
             results=results,
-            freshness=_freshness(target),
+            lag=_lag(target),
         )
         page = core.render(data).encode()
         atomic_write(out, page)
@@ -48,18 +48,17 @@ def report(
         webbrowser.open(out.resolve().as_uri())
 
 
-def _freshness(target: Any) -> tuple[str, float | None]:
-    """The freshness card; a status that cannot be read leaves it blank, not the report."""
+def _lag(target: Any) -> dict[str, Any]:
+    """The lag card's figures; when they cannot be read the card stays blank, not the report."""
     from rich.markup import escape
 
-    from orderpipe import report as core
     from orderpipe.errors import OrderpipeError
 
     try:
-        return core.freshness(target.status())
+        return dict(target.lag())
     except OrderpipeError as exc:
-        console.warn(f"freshness unknown ({escape(str(exc))})")
-        return "Last refresh", None
+        console.warn(f"lag unknown ({escape(str(exc))})")
+        return {}
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -57,13 +56,13 @@ def test_empty_results_say_so_instead_of_an_empty_chart() -> None:
     assert page.count("<canvas") == 4 and "No rows yet." in page
 
 
-def test_freshness_prefers_status_lag_then_the_last_successful_run() -> None:
-    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-    assert report.freshness({"freshness": {"lag_seconds": 42}}, now) == ("Lag", 42.0)
-    runs = [{"state": "FAILED", "finished_at": "2026-01-01T11:59:00Z"},
-            {"state": "SUCCEEDED", "finished_at": "2026-01-01T11:50:00Z"}]  # fmt: skip
-    assert report.freshness({"runs": runs}, now) == ("Last refresh", 600.0)
-    assert report.freshness({"freshness": {}, "runs": []}, now) == ("Last refresh", None)
+def test_the_lag_card_shows_the_targets_lag() -> None:
+    lag = {"lag_seconds": 90.0, "newest_queryable_at": "2026-01-01 12:00:00 UTC"}
+    page = report.render(report.ReportData("shop", sample_results(), lag=lag))
+    card = page[page.index('data-kpi="lag"') :]
+    assert card.index("1.5 min") < card.index("queryable as of 2026-01-01 12:00:00 UTC")
+    blank = report.render(report.ReportData("shop", sample_results()))
+    assert '<div class="label">Lag</div><div class="value">—</div>' in blank
 
 
 def test_dashboard_on_the_local_target_points_to_report(tmp_path: Path) -> None:
