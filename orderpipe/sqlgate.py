@@ -78,8 +78,11 @@ def _check_statement(tree: Any, dialect: str) -> None:
 
 def _check_command(keyword: str, rest: str, dialect: str) -> None:
     """Statements the parser keeps as text: EXPLAIN [ANALYZE] <read>, SHOW <names>."""
-    if keyword == "EXPLAIN":
-        check_read_only(re.sub(r"^\s*ANALY[SZ]E\b", "", rest, flags=re.I), dialect)
+    if keyword == "EXPLAIN":  # EXPLAIN [ANALYZE] [VERBOSE] [(TYPE x, FORMAT y)] <statement>
+        options = (
+            r"^\s*(?:ANALY[SZ]E\s+)?(?:VERBOSE\s+)?(?:\((?:\s*(?:TYPE|FORMAT)\s+\w+\s*,?)+\))?"
+        )
+        check_read_only(re.sub(options, "", rest, flags=re.I), dialect)
     elif not (keyword == "SHOW" and re.fullmatch(r'[\w." ]+', rest)):
         raise _refusal(keyword)
 

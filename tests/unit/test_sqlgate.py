@@ -14,6 +14,8 @@ READS = [
     "DESCRIBE transformed_orders",
     "SHOW TABLES",
     "EXPLAIN SELECT * FROM transformed_orders",
+    "EXPLAIN (FORMAT json) SELECT 1",
+    "EXPLAIN (SELECT 1)",
     "SELECT 'a; DROP VIEW x' AS s;",
 ]
 DUCKDB_READS = ["FROM transformed_orders LIMIT 3", "SUMMARIZE transformed_orders",
@@ -45,6 +47,7 @@ ATHENA_WRITES = [
     ("ALTER TABLE transformed_orders ADD PARTITION (country_partition = 'x')", "ALTER"),
     ("MSCK REPAIR TABLE transformed_orders", "MSCK"),
     ("EXPLAIN ANALYZE INSERT INTO t SELECT 1", "INSERT"),
+    ("EXPLAIN (TYPE DISTRIBUTED) DROP TABLE t", "DROP"),
 ]
 
 
