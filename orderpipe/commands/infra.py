@@ -124,7 +124,7 @@ def down(
     plan = target.plan_down(keep_data)
     doomed = [a for a in plan if a.verb != "keep"]
     kept = [a.resource for a in plan if a.verb == "keep"]
-    left = f"Left {len(kept)} in place: {escape(', '.join(kept))}." if kept else ""
+    left = f"Left {len(kept)} in place: {', '.join(kept)}." if kept else ""
     if not doomed:
         console.success(
             f"Nothing of {target.name} stack {target.names.stack!r} exists; nothing to do."
