@@ -22,9 +22,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from orderpipe import transform
+from orderpipe.job import transform
 from orderpipe.paths import load_glue_script
-from orderpipe.transform import COUNTRY_REGION, OTHER_REGION, REASONS
+from orderpipe.job.transform import COUNTRY_REGION, OTHER_REGION, REASONS
 
 LINES_PER_OBJECT = 250_000
 START = datetime(2011, 11, 1, tzinfo=UTC)

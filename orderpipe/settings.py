@@ -42,6 +42,13 @@ class TargetName(StrEnum):
     aws = "aws"
 
 
+class EngineName(StrEnum):
+    """The local target's ETL engine (the aws target always runs the Glue job, on Spark)."""
+
+    duckdb = "duckdb"
+    spark = "spark"
+
+
 class Settings(BaseSettings):
     """Global options shared by every command."""
 
@@ -57,6 +64,7 @@ class Settings(BaseSettings):
     debug: bool = False
     fx_rate: float = Field(default=0.012, gt=0)
     high_value_threshold: float = 100.0
+    engine: EngineName = EngineName.duckdb
 
     @field_validator("stack")
     @classmethod

@@ -10,6 +10,7 @@ from orderpipe import console
 from orderpipe.commands import settings_of
 from orderpipe.commands.infra import runs_table
 from orderpipe.render import key_values
+from orderpipe.settings import EngineName
 from orderpipe.targets.base import CrawlResult, JobParams
 
 transform_app = typer.Typer(help="Run the ETL job and inspect its runs.", no_args_is_help=True)
@@ -73,6 +74,14 @@ def transform_run(
         bool,
         typer.Option("--full-refresh", help="Rebuild from all raw data, not just new objects."),
     ] = False,
+    engine: Annotated[
+        EngineName | None,
+        typer.Option(
+            case_sensitive=False,
+            help="Local target: duckdb (default; setting `engine`) or spark (the Glue script "
+            "on local PySpark).",
+        ),
+    ] = None,
 ) -> None:
     """Run the ETL job (crawling first if raw changed) and print what it did."""
     from orderpipe.targets import get_target
@@ -87,6 +96,7 @@ def transform_run(
             else settings.high_value_threshold
         ),
         full_refresh=full_refresh,
+        engine=engine.value if engine is not None else None,
     )
     summary = run_transform(target, params, wait)
     title = f"Transform run {summary.get('run_id', '')}"

@@ -25,8 +25,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from orderpipe.fsutil import atomic_write, not_ours, read_json
-from orderpipe.localcatalog import LocalCatalog
-from orderpipe.transform import output_columns, partition_columns, table_specs
+from orderpipe.job.localcatalog import LocalCatalog
+from orderpipe.job.transform import output_columns, partition_columns, table_specs
 
 STAGING = "_staging"
 RUNS = "_runs"

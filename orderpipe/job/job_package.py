@@ -1,5 +1,6 @@
-"""The zip that travels to Glue as `--extra-py-files`: the pydantic-free modules the job imports,
-plus the schema rendered as `orderpipe/schema.json` (Glue 6.0 has no pydantic).
+"""The zip that travels to Glue as `--extra-py-files`: the `orderpipe.job` package folder as it
+is (every module in it) with the two stdlib-only modules it shares, plus the schema rendered as `orderpipe/job/schema.json` (Glue has no
+pydantic).
 
 The zip is byte-for-byte reproducible (fixed order and timestamps), so its SHA-256 changes only
 when its content does: the aws target re-uploads it only then.
@@ -12,11 +13,11 @@ import json
 import zipfile
 from pathlib import Path
 
-from orderpipe.models import table_specs
+from orderpipe.job.transform import SCHEMA_NAME, table_specs
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-MODULES = ("__init__.py", "errors.py", "fsutil.py", "transform.py", "job_io.py", "localcatalog.py")
-SCHEMA_NAME = "schema.json"
+JOB_DIR = Path(__file__).resolve().parent
+# Standard-library modules outside the package that the job imports (state files, errors).
+SHARED = ("__init__.py", "errors.py", "fsutil.py")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -25,10 +26,11 @@ def schema_json() -> bytes:
 
 
 def build_job_package() -> bytes:
-    """The job zip's bytes: orderpipe/{__init__,errors,fsutil,transform,job_io,localcatalog}.py and
-    orderpipe/schema.json. Same sources, same bytes (and so the same sha256)."""
-    members = {f"orderpipe/{name}": (PACKAGE_DIR / name).read_bytes() for name in MODULES}
-    members[f"orderpipe/{SCHEMA_NAME}"] = schema_json()
+    """The job zip's bytes: orderpipe/{__init__,errors,fsutil}.py, orderpipe/job/*.py and
+    orderpipe/job/schema.json. Same sources, same bytes (and so the same sha256)."""
+    members = {f"orderpipe/{name}": (JOB_DIR.parent / name).read_bytes() for name in SHARED}
+    members |= {f"orderpipe/job/{p.name}": p.read_bytes() for p in JOB_DIR.glob("*.py")}
+    members[f"orderpipe/job/{SCHEMA_NAME}"] = schema_json()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name in sorted(members):

@@ -63,6 +63,7 @@ REGIONS: dict[str, tuple[str, ...]] = {
 COUNTRY_REGION = {country: region for region, names in REGIONS.items() for country in names}
 OTHER_REGION = "Other"
 
+SCHEMA_NAME = "schema.json"
 RAW_FIELDS = (
     "InvoiceNo", "StockCode", "Description", "Quantity",
     "InvoiceDate", "UnitPrice", "CustomerID", "Country",
@@ -79,9 +80,9 @@ def table_specs() -> dict[str, Any]:
     try:
         from orderpipe.models import table_specs as from_models
     except ImportError:
-        data = pkgutil.get_data("orderpipe", "schema.json")
+        data = pkgutil.get_data("orderpipe.job", SCHEMA_NAME)
         if data is None:
-            raise RuntimeError("orderpipe/schema.json is missing from the job package") from None
+            raise RuntimeError("orderpipe/job/schema.json is missing from the job package") from None
         return dict(json.loads(data))
     return from_models()
 
@@ -308,3 +309,163 @@ def quarantined(records: Any, *, quarantined_at: Any) -> Any:
         "reason",
     )
     return _project(df, QUARANTINE_TABLE)
+
+
+# DuckDB: the same rules as SQL, rule for rule beside the Spark ones above ----------------------
+# Macros a DuckDB connection needs before `duck_parse_sql` runs (see `duck_engine`).
+DUCK_MACROS = r"""
+-- Java's Double.toString of x (what Spark's JSON reader renders for a number read as text):
+-- plain with at least one decimal in [1e-3, 1e7), else d.dddE±n; both from the shortest digits.
+CREATE OR REPLACE MACRO java_parts(x) AS regexp_extract(CAST(abs(x) AS VARCHAR),
+  '^([0-9]+)(?:\.([0-9]+))?(?:e([+-]?[0-9]+))?$', ['i', 'f', 'e']);
+CREATE OR REPLACE MACRO java_digits(c) AS rtrim(ltrim(c, '0'), '0');
+CREATE OR REPLACE MACRO java_exp(p) AS coalesce(TRY_CAST(p.e AS INTEGER), 0) + length(p.i) - 1
+  - (length(p.i || p.f) - length(ltrim(p.i || p.f, '0')));
+CREATE OR REPLACE MACRO java_format(d, k) AS CASE
+  WHEN k >= 0 AND k < 7 THEN
+    CASE WHEN length(d) > k + 1 THEN left(d, k + 1) ELSE rpad(d, CAST(k + 1 AS INTEGER), '0') END
+    || '.' || coalesce(nullif(substr(d, k + 2), ''), '0')
+  WHEN k < 0 AND k >= -3 THEN '0.' || repeat('0', CAST(-k - 1 AS BIGINT)) || d
+  ELSE left(d, 1) || '.' || coalesce(nullif(substr(d, 2), ''), '0') || 'E' || CAST(k AS VARCHAR)
+END;
+CREATE OR REPLACE MACRO java_sci(x) AS CASE WHEN x < 0 THEN '-' ELSE '' END
+  || java_format(java_digits(java_parts(x).i || java_parts(x).f), java_exp(java_parts(x)));
+CREATE OR REPLACE MACRO java_double(x) AS CASE
+  WHEN isnan(x) THEN '"NaN"'
+  WHEN isinf(x) THEN CASE WHEN x > 0 THEN '"Infinity"' ELSE '"-Infinity"' END
+  WHEN x = 0 THEN CASE WHEN starts_with(CAST(x AS VARCHAR), '-') THEN '-0.0' ELSE '0.0' END
+  WHEN abs(x) >= 1e-3 AND abs(x) < 1e7 AND NOT contains(CAST(x AS VARCHAR), 'e')
+    THEN CAST(x AS VARCHAR)
+  ELSE java_sci(x) END;
+-- A JSON field as Spark's from_json gives it for a string column: strings as they are, numbers
+-- as Jackson renders them (integers as written), objects/arrays as compact JSON text.
+CREATE OR REPLACE MACRO json_text(val, kind) AS CASE
+  WHEN kind = 'DOUBLE' AND NOT regexp_full_match(val, '-?[0-9]+')
+    THEN java_double(TRY_CAST(val AS DOUBLE))
+  ELSE val END;
+CREATE OR REPLACE MACRO blank(s) AS s IS NULL OR trim(s) = '';
+CREATE OR REPLACE MACRO rendered(s) AS CASE WHEN s IS NULL THEN '~'
+  ELSE CAST(length(s) AS VARCHAR) || ':' || s END;
+-- Spark's round(double, 2): HALF_UP on the shortest decimal text of the double.
+CREATE OR REPLACE MACRO spark_round2(x) AS CASE
+  WHEN isnan(x) OR isinf(x) OR abs(x) >= 1e16 THEN x
+  ELSE CAST(CAST(round(CAST(CAST(x AS VARCHAR) AS DECIMAL(38, 20)), 2) AS VARCHAR) AS DOUBLE)
+END;
+"""
+
+
+def _duck_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def duck_timestamp_sql(text: str) -> str:
+    """parse_timestamp: either accepted shape, digit counts as strict as Spark's patterns."""
+    t = f"trim({text})"
+    return (
+        f"coalesce(CASE WHEN regexp_full_match({t}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}} "
+        f"[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}') THEN try_strptime({t}, '%Y-%m-%d %H:%M:%S') END, "
+        f"CASE WHEN regexp_full_match({t}, '[0-9]{{1,2}}/[0-9]{{1,2}}/[0-9]{{4}} "
+        f"[0-9]{{1,2}}:[0-9]{{2}}') THEN try_strptime({t}, '%m/%d/%Y %H:%M') END)"
+    )
+
+
+def duck_region_sql(country: str) -> str:
+    """region_expr as a CASE over the same table."""
+    arms = " ".join(
+        f"WHEN {country} IN ({', '.join(_duck_str(c) for c in names)}) THEN {_duck_str(region)}"
+        for region, names in REGIONS.items()
+    )
+    return f"CASE {arms} ELSE {_duck_str(OTHER_REGION)} END"
+
+
+def duck_parse_sql(lines: str) -> str:
+    """parse_lines + _reason: raw lines (`value`, `ingested_from`) → one row per non-blank line
+    with the raw fields as text, their typed values, `recordid` and `reason`."""
+    paths = "[" + ", ".join(f"'$.\"{name}\"'" for name in RAW_FIELDS) + "]"
+    fields = ", ".join(
+        f"json_text(vals[{i}], kinds[{i}]) AS {name.lower()}" for i, name in enumerate(RAW_FIELDS, 1)
+    )
+    render = {name: name.lower() for name in RAW_FIELDS}
+    render["Quantity"] = "coalesce(CAST(quantity_int AS VARCHAR), quantity)"
+    render["UnitPrice"] = "coalesce(CAST(_price_dec AS VARCHAR), unitprice)"
+    canonical = " || ".join(f"rendered({render[name]})" for name in RAW_FIELDS)
+    reasons = {
+        "malformed": "_not_object OR quantity_int IS NULL OR unitprice_double IS NULL"
+        " OR blank(country)",
+        "missing_key": "blank(invoiceno) OR blank(stockcode)",
+        "cancelled": "starts_with(trim(invoiceno), 'C')",
+        "non_positive_quantity": "quantity_int <= 0",
+        "non_positive_price": "unitprice_double <= 0",
+        "missing_customer": "blank(customerid)",
+        "bad_timestamp": "invoicetimestamp IS NULL",
+    }
+    reason = " ".join(f"WHEN {reasons[r]} THEN '{r}'" for r in REASONS)
+    return f"""
+WITH src AS (
+  SELECT value AS raw_line, ingested_from,
+         coalesce(CASE WHEN json_valid(value) THEN json_type(value) = 'OBJECT' END, false) AS obj
+  FROM {lines} WHERE trim(value) <> ''
+), j AS (
+  SELECT raw_line, ingested_from, NOT obj AS _not_object,
+         CASE WHEN obj THEN json_extract_string(raw_line, {paths}) END AS vals,
+         CASE WHEN obj THEN json_type(raw_line, {paths}) END AS kinds
+  FROM src
+), f AS (
+  SELECT raw_line, ingested_from, _not_object, {fields} FROM j
+), n AS (
+  SELECT *,
+    CASE WHEN regexp_full_match(quantity, '{_INT_TEXT[1:-1]}')
+      THEN TRY_CAST(quantity AS INTEGER) END AS quantity_int,
+    CASE WHEN regexp_full_match(unitprice, '{_NUMBER_TEXT[1:-1]}')
+      THEN TRY_CAST(unitprice AS DECIMAL(38, 10)) END AS _price_dec
+  FROM f
+), t AS (
+  SELECT * EXCLUDE (_price_dec),
+    CASE WHEN _price_dec IS NOT NULL THEN TRY_CAST(unitprice AS DOUBLE) END AS unitprice_double,
+    {duck_timestamp_sql("invoicedate")} AS invoicetimestamp,
+    sha256(CASE WHEN _not_object
+      THEN 'v1|line:' || regexp_replace(raw_line, '[ \\t\\n\\v\\f\\r]+$', '')
+      ELSE 'v1|' || {canonical} END) AS recordid
+  FROM n
+), r AS (
+  SELECT * EXCLUDE (_not_object), CASE {reason} END AS reason FROM t
+)
+SELECT * FROM r
+"""
+
+
+def duck_dedupe_sql(parsed: str) -> str:
+    """dedupe: one row per recordid with `copies`; the smallest (ingested_from, raw_line) wins."""
+    return f"""
+SELECT * EXCLUDE (_copy) FROM (
+  SELECT *, row_number() OVER (PARTITION BY recordid ORDER BY ingested_from, raw_line) AS _copy,
+         count(*) OVER (PARTITION BY recordid) AS copies
+  FROM {parsed}) WHERE _copy = 1
+"""
+
+
+def duck_transformed_sql(records: str, *, fx_rate: float, high_value_threshold: float) -> str:
+    """transformed: clean records → `transformed_orders` columns (partitions included)."""
+    total = f"spark_round2(quantity_int * unitprice_double * CAST({float(fx_rate)!r} AS DOUBLE))"
+    return f"""
+SELECT sha256(invoiceno || '-' || stockcode) AS orderid, invoiceno, stockcode, description,
+  quantity_int AS quantity, CAST(invoicetimestamp AS DATE) AS invoicedateonly,
+  CAST(hour(invoicetimestamp) AS INTEGER) AS invoicehour, unitprice_double AS unitprice,
+  customerid, country, {duck_region_sql("trim(country)")} AS region,
+  _total AS totalamountusd,
+  CASE WHEN _total > CAST({float(high_value_threshold)!r} AS DOUBLE) THEN 'High' ELSE 'Normal' END
+    AS ordertag,
+  CAST(invoicetimestamp AS TIMESTAMPTZ) AS invoicetimestamp, recordid,
+  trim(country) AS country_partition, strftime(invoicetimestamp, '%Y-%m-%d') AS date_partition
+FROM (SELECT *, {total} AS _total FROM {records} WHERE reason IS NULL)
+"""
+
+
+def duck_quarantined_sql(records: str, *, quarantined_at: str) -> str:
+    """quarantined: rejected records → `quarantined_orders` columns."""
+    raw = ", ".join(name.lower() for name in RAW_FIELDS)
+    return f"""
+SELECT {raw}, CASE WHEN reason = 'malformed' THEN raw_line END AS raw_line, recordid,
+  ingested_from, CAST({_duck_str(quarantined_at)} AS TIMESTAMPTZ) AS quarantined_at, reason
+FROM {records} WHERE reason IS NOT NULL
+"""

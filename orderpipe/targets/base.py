@@ -41,6 +41,7 @@ class JobParams:
     fx_rate: float = 0.012
     high_value_threshold: float = 100.0
     full_refresh: bool = False
+    engine: str | None = None  # local target: duckdb or spark; None = the `engine` setting
 
 
 @dataclass

@@ -1,7 +1,8 @@
-"""The whole job on local Spark, as the local target runs it: raw objects in the Firehose layout,
-incremental runs with a bookmark, exactly-once merging, full refresh, crash recovery, catalog.
+"""The whole job with each engine (DuckDB, local Spark), as the local target runs it: raw objects
+in the Firehose layout, incremental runs with a bookmark, exactly-once merging, full refresh,
+crash recovery, catalog.
 
-One scenario, run once per module (Spark runs are the slow part); each test checks one thing
+One scenario, run once per engine (Spark runs are the slow part); each test checks one thing
 a user would notice about it."""
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from orderpipe import job_io
-from orderpipe.localcatalog import LocalCatalog
-from orderpipe.paths import load_glue_script
-from orderpipe.transform import REASONS
+from orderpipe.job import job_io
+from orderpipe.job.localcatalog import LocalCatalog
+from orderpipe.job.run import run_job
+from orderpipe.job.transform import REASONS
 
 pytestmark = pytest.mark.spark
 
@@ -37,8 +38,6 @@ EXTRA = [
                 "Country": "France"}),
 ]  # fmt: skip
 
-
-load_job = load_glue_script
 
 
 def real_lines() -> list[str]:
@@ -65,12 +64,15 @@ def expected_reason(raw: dict[str, Any]) -> str | None:
     return next((reason for reason, hit in checks if hit), None)
 
 
-def rows(spark: Any, lake: Path, table: str) -> list[tuple]:
-    path = lake / table
-    if not path.exists():
+def rows(lake: Path, table: str) -> list[tuple]:
+    import duckdb
+
+    if not any((lake / table).rglob("*.parquet")):
         return []
-    df = spark.read.schema(job_io.spark_schema(table)).parquet(str(path))
-    return sorted((tuple(r) for r in df.drop("quarantined_at").collect()), key=repr)
+    glob = str(lake / table / "**" / "*.parquet")
+    sql = "SELECT * EXCLUDE (quarantined_at) " if table == "quarantined_orders" else "SELECT * "
+    found = duckdb.sql(sql + "FROM read_parquet(?, hive_partitioning = true)", params=[glob])
+    return sorted(found.fetchall(), key=repr)
 
 
 def files(lake: Path) -> dict[str, list[str]]:
@@ -81,9 +83,16 @@ def files(lake: Path) -> dict[str, list[str]]:
     return found
 
 
-@pytest.fixture(scope="module")
-def scenario(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    job = load_job()
+@pytest.fixture(scope="module", params=["duckdb", "spark"])
+def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    if request.param == "spark":
+        from orderpipe.job.spark_engine import SparkEngine
+
+        engine: Any = SparkEngine(request.getfixturevalue("spark"))
+    else:
+        from orderpipe.job.duck_engine import DuckEngine
+
+        engine = DuckEngine()
     base = tmp_path_factory.mktemp("job")
     raw_dir = base / "buckets" / "orderpipe-raw" / "raw" / HOUR
     raw_dir.mkdir(parents=True)
@@ -100,12 +109,12 @@ def scenario(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     first = real + EXTRA
     (raw_dir / "orders-1.gz").write_bytes(gzip.compress(("\n".join(first) + "\n").encode()))
     out: dict[str, Any] = {"base": base, "lake": lake, "first_lines": first}
-    out["run1"] = job.run_job(spark, **kwargs, run_id="run-1")
-    out["rows1"] = {t: rows(spark, lake, t) for t in ("transformed_orders", "quarantined_orders")}
+    out["run1"] = run_job(engine, **kwargs, run_id="run-1")
+    out["rows1"] = {t: rows(lake, t) for t in ("transformed_orders", "quarantined_orders")}
     out["files1"] = files(lake)
 
-    out["run2"] = job.run_job(spark, **kwargs, run_id="run-2")  # nothing new
-    out["rows2"] = {t: rows(spark, lake, t) for t in ("transformed_orders", "quarantined_orders")}
+    out["run2"] = run_job(engine, **kwargs, run_id="run-2")  # nothing new
+    out["rows2"] = {t: rows(lake, t) for t in ("transformed_orders", "quarantined_orders")}
     out["files2"] = files(lake)
 
     # Object 2 (plain NDJSON): half of object 1 redelivered (agent retry) + one new order line
@@ -128,16 +137,16 @@ def scenario(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     job_io.Files.rename = crashing_rename  # type: ignore[method-assign]
     try:
         with pytest.raises(OSError, match="simulated crash"):
-            job.run_job(spark, **kwargs, run_id="run-3-crashed")
+            run_job(engine, **kwargs, run_id="run-3-crashed")
     finally:
         job_io.Files.rename = real_rename  # type: ignore[method-assign]
     out["bookmark_after_crash"] = json.loads(Path(kwargs["bookmark_path"]).read_text())
-    out["run3"] = job.run_job(spark, **kwargs, run_id="run-3")
-    out["rows3"] = {t: rows(spark, lake, t) for t in ("transformed_orders", "quarantined_orders")}
+    out["run3"] = run_job(engine, **kwargs, run_id="run-3")
+    out["rows3"] = {t: rows(lake, t) for t in ("transformed_orders", "quarantined_orders")}
     out["files3"] = files(lake)
 
-    out["run4"] = job.run_job(spark, **kwargs, full_refresh=True, run_id="run-4")
-    out["rows4"] = {t: rows(spark, lake, t) for t in ("transformed_orders", "quarantined_orders")}
+    out["run4"] = run_job(engine, **kwargs, full_refresh=True, run_id="run-4")
+    out["rows4"] = {t: rows(lake, t) for t in ("transformed_orders", "quarantined_orders")}
     out["files4"] = files(lake)
     out["bookmark"] = json.loads(Path(kwargs["bookmark_path"]).read_text())
     out["catalog"] = LocalCatalog(Path(kwargs["catalog_path"])).tables("orderpipe")

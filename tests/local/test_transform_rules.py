@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from orderpipe.models import QuarantinedOrder, TransformedOrder, columns
-from orderpipe.transform import dedupe, parse_lines, quarantined, transformed
+from orderpipe.job.transform import dedupe, parse_lines, quarantined, transformed
 
 pytestmark = pytest.mark.spark
 

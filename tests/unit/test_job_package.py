@@ -10,24 +10,23 @@ import sys
 import zipfile
 from pathlib import Path
 
-from orderpipe.job_package import build_job_package
+from orderpipe.job.job_package import build_job_package
 from orderpipe.models import table_specs
 
+JOB_DIR = Path(__file__).resolve().parents[2] / "orderpipe" / "job"
 EXPECTED = {
     "orderpipe/__init__.py",
     "orderpipe/errors.py",
     "orderpipe/fsutil.py",
-    "orderpipe/transform.py",
-    "orderpipe/job_io.py",
-    "orderpipe/localcatalog.py",
-    "orderpipe/schema.json",
+    "orderpipe/job/schema.json",
+    *(f"orderpipe/job/{p.name}" for p in JOB_DIR.glob("*.py")),
 }
 
 
 def test_package_holds_the_job_modules_and_the_schema() -> None:
     archive = zipfile.ZipFile(io.BytesIO(build_job_package()))
     assert set(archive.namelist()) == EXPECTED
-    assert json.loads(archive.read("orderpipe/schema.json")) == table_specs()
+    assert json.loads(archive.read("orderpipe/job/schema.json")) == table_specs()
 
 
 def test_same_sources_give_the_same_bytes() -> None:
@@ -47,9 +46,9 @@ class NoPydantic:
             raise ImportError("not on Glue: " + name)
 sys.meta_path.insert(0, NoPydantic())
 sys.path.insert(0, {str(package)!r})
-import orderpipe.job_io, orderpipe.transform
-assert orderpipe.transform.__file__.startswith({str(package)!r}), orderpipe.transform.__file__
-print(json.dumps(orderpipe.transform.table_specs()))
+import orderpipe.job.job_io, orderpipe.job.transform
+assert orderpipe.job.transform.__file__.startswith({str(package)!r}), orderpipe.job.transform.__file__
+print(json.dumps(orderpipe.job.transform.table_specs()))
 """
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=60

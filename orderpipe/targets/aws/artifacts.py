@@ -73,7 +73,7 @@ def job_artifacts() -> list[Artifact]:
     """The Glue entry script, the package of modules it imports, and the generator."""
     if not GLUE_SCRIPT.is_file():
         raise NotReadyError(f"The Glue script {GLUE_SCRIPT} is missing from this checkout.")
-    from orderpipe.job_package import build_job_package
+    from orderpipe.job.job_package import build_job_package
 
     return [
         Artifact(SCRIPT_KEY, GLUE_SCRIPT.read_bytes(), "text/x-python"),

@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from orderpipe.errors import UsageError
 from orderpipe.settings import Settings
 from orderpipe.targets.aws.artifacts import job_artifacts
 from orderpipe.targets.aws.dashboards import Dashboards
@@ -151,6 +152,10 @@ class AwsTarget(Target):
         from orderpipe import console
         from orderpipe.targets.aws.glue_run import run_job
 
+        if params.engine is not None:
+            raise UsageError(
+                "--engine applies to the local target; on aws the Glue job always runs Spark."
+            )
         self._refresh_job_artifacts()
         seen: set[str] = set()
 

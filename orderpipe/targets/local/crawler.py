@@ -15,7 +15,7 @@ from pathlib import Path
 
 from orderpipe.fsutil import atomic_write
 from orderpipe.jsonlines import MAX_LINE_BYTES, loads_bounded
-from orderpipe.localcatalog import LocalCatalog
+from orderpipe.job.localcatalog import LocalCatalog
 from orderpipe.settings import RAW_PREFIX
 from orderpipe.targets.base import CrawlResult
 

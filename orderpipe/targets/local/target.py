@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -13,8 +14,7 @@ from typing import Any
 
 from orderpipe.errors import JobFailed, NotReadyError, UsageError
 from orderpipe.fsutil import StateFileError
-from orderpipe.localcatalog import LocalCatalog
-from orderpipe.paths import load_glue_script
+from orderpipe.job.localcatalog import LocalCatalog
 from orderpipe.settings import BUCKET_ROLES, Settings
 from orderpipe.targets.base import (
     Action,
@@ -25,6 +25,15 @@ from orderpipe.targets.base import (
     Target,
 )
 from orderpipe.targets.local import crawler, duck, home
+
+
+def duck_memory_limit() -> str:
+    """Half of this machine's memory for DuckDB (it spills to the home's temp folder beyond)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "4GB"
+    return f"{max(total // 2 // 2**20, 512)}MB"
 
 
 class LocalTarget(Target):
@@ -109,9 +118,21 @@ class LocalTarget(Target):
         return crawler.is_stale(self.bucket("raw"), self._crawl_state)
 
     def warm_up(self) -> None:
-        from orderpipe.spark import get_spark
+        if self.settings.engine == "spark":
+            from orderpipe.spark import get_spark
 
-        get_spark(self.state_dir / "spark")
+            get_spark(self.state_dir / "spark")
+
+    def job_engine(self, name: str) -> Any:
+        """The engine that runs the job here: DuckDB (default) or the Glue script's Spark."""
+        if name == "spark":
+            from orderpipe.job.spark_engine import SparkEngine
+            from orderpipe.spark import get_spark
+
+            return SparkEngine(get_spark(self.state_dir / "spark"))
+        from orderpipe.job.duck_engine import DuckEngine
+
+        return DuckEngine(temp_dir=self.state_dir / "duckdb-tmp", memory_limit=duck_memory_limit())
 
     def run_transform(self, params: JobParams, wait: bool = True) -> dict[str, Any]:
         self.require_home()
@@ -120,15 +141,14 @@ class LocalTarget(Target):
                 "there is no raw data to transform yet: run `orderpipe generate` "
                 "(or `orderpipe ship` if logs are waiting)."
             )
-        from orderpipe.spark import get_spark
+        from orderpipe.job.run import run_job
 
-        spark = get_spark(self.state_dir / "spark")  # returns the warmed-up session if any
-        job = load_glue_script()
+        engine = self.job_engine(params.engine or str(self.settings.engine))
         run_id = f"jr_{datetime.now(UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
         started = time.time()
         try:
-            summary: dict[str, Any] = job.run_job(
-                spark,
+            summary: dict[str, Any] = run_job(
+                engine,
                 raw_path=str(self.bucket("raw") / "raw"),
                 lake_path=str(self.bucket("lake")),
                 database=self.names.database,
@@ -146,6 +166,7 @@ class LocalTarget(Target):
                     "started_at": datetime.fromtimestamp(started, UTC).isoformat(),
                     "seconds": round(time.time() - started, 1),
                     "state": "FAILED",
+                    "engine": engine.name,
                     "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
                 }
             )

@@ -1,0 +1,254 @@
+"""The DuckDB engine: the rules of `transform.py` (its DuckDB half) on this machine, in seconds.
+
+Raw objects are read here in Python (gzip decoded, lines split exactly as Spark's text reader
+splits them: on \\n, \\r\\n and \\r) and handed to DuckDB as Arrow batches, so every byte of a
+line reaches the rules. Parsed rows land in a DuckDB table that spills to `temp_dir` under the
+memory limit; the merge with the lake and the staged write happen in DuckDB too.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from orderpipe.job import job_io
+from orderpipe.job.run import TABLES, RunContext, counts
+from orderpipe.job.transform import (
+    DUCK_MACROS,
+    QUARANTINE_TABLE,
+    TRANSFORMED_TABLE,
+    duck_dedupe_sql,
+    duck_parse_sql,
+    duck_quarantined_sql,
+    duck_transformed_sql,
+    output_columns,
+    partition_columns,
+)
+
+BATCH_BYTES = 64 << 20  # decoded text handed to DuckDB at a time
+_DUCK_TYPES = {"string": "VARCHAR", "integer": "INTEGER", "double": "DOUBLE", "date": "DATE",
+               "timestamp": "TIMESTAMPTZ", "boolean": "BOOLEAN"}  # fmt: skip
+# Characters Hive/Spark escape in a partition folder name (ExternalCatalogUtils.escapePathName).
+_ESCAPED = {chr(c) for c in range(0x20)} | set("\"#%'*/:=?\\\x7f{[]^")
+
+
+def hive_escape(value: str) -> str:
+    """A partition value as Spark names its folder (`a/b` → `a%2Fb`; spaces and é kept)."""
+    if value == "":
+        return "__HIVE_DEFAULT_PARTITION__"
+    return "".join(f"%{ord(ch):02X}" if ch in _ESCAPED else ch for ch in value)
+
+
+def file_uri(path: str) -> str:
+    """The `ingested_from` value Spark's `_metadata.file_path` gives a local file."""
+    return "file://" + str(Path(path).absolute())
+
+
+def read_lines(path: str) -> list[str]:
+    """The lines of one raw object as Spark's text reader yields them."""
+    data = Path(path).read_bytes()
+    if path.endswith(".gz"):
+        data = _gunzip(data)
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    text = data.decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _gunzip(data: bytes) -> bytes:
+    """All gzip members, concatenated (as Hadoop's codec reads them)."""
+    out, rest = [], data
+    while rest:
+        inflater = zlib.decompressobj(wbits=31)
+        out.append(inflater.decompress(rest))
+        rest = inflater.unused_data
+        if not inflater.eof:
+            break
+    return b"".join(out)
+
+
+def _batches(paths: list[str]) -> Iterator[Any]:
+    """Arrow tables of (`value`, `ingested_from`), about BATCH_BYTES of text each."""
+    import pyarrow as pa
+
+    values: list[str] = []
+    sources: list[Any] = []
+    size = 0
+    for path in paths:
+        lines = read_lines(path)
+        values += lines
+        sources.append(pa.repeat(pa.scalar(file_uri(path), pa.string()), len(lines)))
+        size += sum(map(len, lines))
+        if size >= BATCH_BYTES:
+            yield pa.table({"value": values, "ingested_from": pa.concat_arrays(sources)})
+            values, sources, size = [], [], 0
+    if values:
+        yield pa.table({"value": values, "ingested_from": pa.concat_arrays(sources)})
+
+
+def connect(temp_dir: Path | None, memory_limit: str | None) -> Any:
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    if temp_dir is not None:
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        con.execute("SET temp_directory = ?", [str(temp_dir)])
+    if memory_limit:
+        con.execute("SET memory_limit = ?", [memory_limit])
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(DUCK_MACROS)
+    return con
+
+
+def _typed(table: str) -> str:
+    return ", ".join(
+        f'CAST("{name}" AS {_DUCK_TYPES[kind]}) AS "{name}"' for name, kind in output_columns(table)
+    )
+
+
+class DuckEngine:
+    name = "duckdb"
+
+    def __init__(self, temp_dir: Path | None = None, memory_limit: str | None = None) -> None:
+        self.temp_dir = temp_dir
+        self.memory_limit = memory_limit
+
+    def files_for(self, root: str) -> job_io.Files:
+        return job_io.Files()
+
+    def process(self, paths: list[str], ctx: RunContext) -> dict[str, Any]:
+        con = connect(self.temp_dir, self.memory_limit)
+        try:
+            return self._process(con, paths, ctx)
+        finally:
+            con.close()
+
+    def _process(self, con: Any, paths: list[str], ctx: RunContext) -> dict[str, Any]:
+        created = False
+        for batch in _batches(paths):
+            con.register("batch", batch)
+            verb = "INSERT INTO parsed" if created else "CREATE TEMP TABLE parsed AS"
+            con.execute(f"{verb} {duck_parse_sql('batch')}")
+            con.unregister("batch")
+            created = True
+        if not created:  # only empty objects
+            empty = "(SELECT ''::VARCHAR AS value, ''::VARCHAR AS ingested_from WHERE false)"
+            con.execute(f"CREATE TEMP TABLE parsed AS {duck_parse_sql(empty)}")
+        con.execute(f"CREATE TEMP TABLE records AS {duck_dedupe_sql('parsed')}")
+        con.execute("DROP TABLE parsed")
+        records_read, distinct = con.execute(
+            "SELECT coalesce(sum(copies), 0), count(*) FROM records"
+        ).fetchone()
+        quarantined_at = ctx.started.strftime("%Y-%m-%d %H:%M:%S.%f+00")
+        outputs = {
+            TRANSFORMED_TABLE: duck_transformed_sql(
+                "records", fx_rate=ctx.fx_rate, high_value_threshold=ctx.high_value_threshold
+            ),
+            QUARANTINE_TABLE: duck_quarantined_sql("records", quarantined_at=quarantined_at),
+        }
+        new_rows: dict[str, dict[tuple[str, ...], int]] = {}
+        for table in TABLES:
+            cols = partition_columns(table)
+            con.execute(f"CREATE TEMP TABLE new_{table} AS SELECT {_typed(table)} FROM ({outputs[table]})")
+            touched = con.execute(
+                f"SELECT {', '.join(cols)}, count(*) FROM new_{table} GROUP BY ALL"
+            ).fetchall()
+            new_rows[table] = {tuple(r[:-1]): int(r[-1]) for r in touched}
+
+        old_files = {t: ({} if ctx.full_refresh else self._lake_files(ctx, t, new_rows[t])) for t in TABLES}
+        known = [f"SELECT recordid FROM read_parquet({_list(list(f))})" for f in old_files.values() if f]
+        if known:
+            con.execute(f"CREATE TEMP TABLE known AS {' UNION ALL '.join(known)}")
+            for table in TABLES:
+                cols = partition_columns(table)
+                con.execute(f"DELETE FROM new_{table} WHERE recordid IN (SELECT recordid FROM known)")
+                rows = con.execute(
+                    f"SELECT {', '.join(cols)}, count(*) FROM new_{table} GROUP BY ALL"
+                ).fetchall()
+                new_rows[table] = {tuple(r[:-1]): int(r[-1]) for r in rows}
+
+        for table in TABLES:
+            if new_rows[table]:
+                self._stage(con, ctx, table, {k: v for k, v in old_files[table].items() if v in new_rows[table]})
+
+        return counts(
+            records_read=int(records_read),
+            distinct=int(distinct),
+            transformed=sum(new_rows[TRANSFORMED_TABLE].values()),
+            quarantined={k[0]: n for k, n in new_rows[QUARANTINE_TABLE].items()},
+        )
+
+    def _lake_files(
+        self, ctx: RunContext, table: str, partitions: dict[tuple[str, ...], int]
+    ) -> dict[str, tuple[str, ...]]:
+        """The lake's current data files of the given partitions → their partition values."""
+        cols = partition_columns(table)
+        found: dict[str, tuple[str, ...]] = {}
+        for values in partitions:
+            rel = "/".join(f"{c}={hive_escape(v)}" for c, v in zip(cols, values, strict=True))
+            folder = job_io.join(ctx.lake_path, table, rel)
+            for name in ctx.files.children(folder, dirs=False):
+                if name.endswith(".parquet"):
+                    found[job_io.join(folder, name)] = values
+        return found
+
+    def _stage(
+        self, con: Any, ctx: RunContext, table: str, old: dict[str, tuple[str, ...]]
+    ) -> None:
+        """Write the partitions that receive new rows (new rows + their old rows), one file per
+        partition, under the run's staging folder with Spark's folder names."""
+        cols = partition_columns(table)
+        source = f"SELECT * FROM new_{table}"
+        if old:
+            values = ", ".join(
+                "(" + ", ".join(_sql_str(v) for v in (path, *vals)) + ")" for path, vals in old.items()
+            )
+            data_cols = [n for n, _ in output_columns(table) if n not in cols]
+            source += (
+                f" UNION ALL BY NAME SELECT {', '.join(f'o.{c}' for c in data_cols)}, "
+                f"{', '.join(f'p.{c}' for c in cols)} FROM read_parquet({_list(list(old))}, "
+                f"filename = true, hive_partitioning = false) o JOIN (VALUES {values}) "
+                f"p(_file, {', '.join(cols)}) ON o.filename = p._file"
+            )
+        out = job_io.join(ctx.lake_path, job_io.STAGING, ctx.run_id, table)
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        con.execute(
+            f"COPY (SELECT {_typed(table)} FROM ({source})) TO {_sql_str(out)} "
+            f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({', '.join(cols)}), "
+            "OVERWRITE_OR_IGNORE true)"
+        )
+        _respell_partitions(Path(out), len(cols))
+
+
+def _respell_partitions(root: Path, depth: int) -> None:
+    """DuckDB percent-encodes partition values; rename its folders to Spark's spelling."""
+    level = [root]
+    for _ in range(depth):
+        nxt = []
+        for folder in level:
+            for child in sorted(folder.iterdir()):
+                if not child.is_dir() or "=" not in child.name:
+                    continue
+                key, value = child.name.split("=", 1)
+                name = f"{key}={hive_escape(unquote(value))}"
+                target = child.with_name(name)
+                if target != child:
+                    os.replace(child, target)
+                nxt.append(target)
+        level = nxt
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _list(paths: list[str]) -> str:
+    return "[" + ", ".join(_sql_str(p) for p in paths) + "]"

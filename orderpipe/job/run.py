@@ -1,0 +1,165 @@
+"""One run of the job, whatever the engine: recover a crashed run, pick the raw objects the
+bookmark has not seen, let the engine stage the merged partitions, commit (manifest), publish,
+register, save the bookmark, write the run summary.
+
+An engine is anything with `process(paths, ctx) -> counts` (see `RunContext`): it reads the
+given raw objects, drops what the tables already hold, and stages one Parquet file per partition
+it rewrites under `<lake>/_staging/<run_id>/<table>/…`. Everything else is shared here.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from orderpipe.job import job_io
+from orderpipe.job.transform import QUARANTINE_TABLE, REASONS, TRANSFORMED_TABLE
+
+TABLES = (TRANSFORMED_TABLE, QUARANTINE_TABLE)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    files: job_io.Files
+    lake_path: str
+    run_id: str
+    started: datetime
+    fx_rate: float
+    high_value_threshold: float
+    full_refresh: bool
+
+
+class Engine(Protocol):
+    name: str
+
+    def files_for(self, root: str) -> job_io.Files: ...
+
+    def process(self, paths: list[str], ctx: RunContext) -> dict[str, Any]:
+        """Stage the run's partitions; return the counts `summary` needs (see `counts`)."""
+        ...
+
+
+def new_run_id(now: datetime) -> str:
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def counts(
+    *,
+    records_read: int,
+    distinct: int,
+    transformed: int,
+    quarantined: dict[str, int],
+) -> dict[str, Any]:
+    """The run's numbers from what every engine can count (the same arithmetic for both)."""
+    new_rows = transformed + sum(quarantined.values())
+    return {
+        "records_read": records_read,
+        "distinct_records": distinct,
+        "already_present": distinct - new_rows,
+        "duplicates_dropped": records_read - new_rows,
+        "transformed": transformed,
+        "quarantined": quarantined,
+    }
+
+
+def summary(
+    run_id: str, started: datetime, clock: float, engine: str, **numbers: Any
+) -> dict[str, Any]:
+    quarantined_by = {r: int(numbers.get("quarantined", {}).get(r, 0)) for r in REASONS}
+    return {
+        "run_id": run_id,
+        "started_at": _iso(started),
+        "finished_at": _iso(datetime.now(UTC)),
+        "seconds": round(time.monotonic() - clock, 3),
+        "state": "SUCCEEDED",
+        "engine": engine,
+        "objects_read": numbers.get("objects_read", 0),
+        "records_read": numbers.get("records_read", 0),
+        "distinct_records": numbers.get("distinct_records", 0),
+        "already_present": numbers.get("already_present", 0),
+        "duplicates_dropped": numbers.get("duplicates_dropped", 0),
+        "transformed": numbers.get("transformed", 0),
+        "quarantined": quarantined_by,
+        "quarantined_total": sum(quarantined_by.values()),
+        "partitions_written": numbers.get("partitions_written", 0),
+        "fx_rate": numbers["fx_rate"],
+        "high_value_threshold": numbers["high_value_threshold"],
+        "full_refresh": numbers["full_refresh"],
+    }
+
+
+def commit_and_publish(
+    ctx: RunContext, register: job_io.Registrar | None
+) -> int:
+    """Commit point, then publish, register and clean up. Returns partitions written."""
+    manifest = job_io.write_manifest(
+        ctx.files, ctx.lake_path, ctx.run_id, TABLES, full_refresh=ctx.full_refresh
+    )
+    job_io.publish(ctx.files, ctx.lake_path, manifest)
+    job_io.register_manifest(register, manifest)
+    job_io.finish(ctx.files, ctx.lake_path, ctx.run_id)
+    return sum(len(p) for p in manifest["tables"].values())
+
+
+def run_job(
+    engine: Engine,
+    *,
+    raw_path: str,
+    lake_path: str,
+    database: str,
+    catalog_path: str | None,
+    bookmark_path: str | None,
+    fx_rate: float = 0.012,
+    high_value_threshold: float = 100.0,
+    full_refresh: bool = False,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """Run the job once with `engine` and return the run summary, also written to
+    `<lake_path>/_runs/<run_id>.json`.
+
+    Incremental: only raw objects not in the bookmark file are read; the bookmark is committed
+    after output and catalog are written. `full_refresh` reads all raw objects, rebuilds both
+    tables and resets the bookmark. Partitions are registered in the local catalog file when
+    `catalog_path` is given, else in the Glue Data Catalog when the lake is on s3://.
+    """
+    started, clock = datetime.now(UTC), time.monotonic()
+    run_id = job_io.check_run_id(run_id or new_run_id(started))
+    files = engine.files_for(lake_path)
+    register = registrar(database, lake_path, catalog_path)
+    job_io.recover(files, lake_path, register)
+
+    raw_files = engine.files_for(raw_path)
+    done = set() if full_refresh else job_io.load_bookmark(bookmark_path)
+    objects = job_io.list_raw_objects(raw_files, raw_path)
+    keys = {path: job_io.object_key(raw_path, path) for path in objects}
+    todo = [path for path in objects if keys[path] not in done]
+    params: dict[str, Any] = {
+        "fx_rate": fx_rate,
+        "high_value_threshold": high_value_threshold,
+        "full_refresh": full_refresh,
+    }
+    ctx = RunContext(files, lake_path, run_id, started, **params)
+    numbers: dict[str, Any] = {}
+    if todo:
+        numbers = engine.process(todo, ctx)
+        numbers["partitions_written"] = commit_and_publish(ctx, register)
+        if bookmark_path is not None:
+            job_io.save_bookmark(bookmark_path, done | {keys[p] for p in todo})
+    result = summary(run_id, started, clock, engine.name, objects_read=len(todo), **numbers, **params)
+    job_io.write_summary(files, lake_path, result)
+    return result
+
+
+def registrar(database: str, lake_path: str, catalog_path: str | None) -> Any:
+    if catalog_path is not None:
+        return job_io.local_registrar(catalog_path, database, lake_path)
+    if lake_path.startswith("s3://"):
+        return job_io.glue_registrar(database, lake_path)
+    return None
