@@ -44,8 +44,9 @@ def hive_escape(value: str) -> str:
 
 
 def file_uri(path: str) -> str:
-    """The `ingested_from` value Spark's `_metadata.file_path` gives a local file."""
-    return "file://" + str(Path(path).absolute())
+    """The `ingested_from` value Spark's `_metadata.file_path` gives a local file
+    (`file:/abs/path`, percent-encoded)."""
+    return "file:/" + Path(path).absolute().as_uri().removeprefix("file:///")
 
 
 def read_lines(path: str) -> list[str]:
