@@ -62,7 +62,13 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, Any]]:
 def transform_run(
     ctx: typer.Context,
     wait: Annotated[
-        bool, typer.Option("--wait/--no-wait", help="Wait for the job to finish.")
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Wait: for the job to finish (aws), and for another run writing the lake "
+            "(local). --no-wait never blocks: it returns once the job started, or refuses if "
+            "the lake is busy.",
+        ),
     ] = True,
     fx_rate: Annotated[
         float | None, typer.Option(min=0.000001, help="USD per unit of source currency.")

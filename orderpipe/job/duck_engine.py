@@ -32,21 +32,20 @@ from orderpipe.job.transform import (
 BATCH_BYTES = 64 << 20  # decoded text handed to DuckDB at a time
 _DUCK_TYPES = {"string": "VARCHAR", "integer": "INTEGER", "double": "DOUBLE", "date": "DATE",
                "timestamp": "TIMESTAMPTZ", "boolean": "BOOLEAN"}  # fmt: skip
-# Characters Hive/Spark escape in a partition folder name (ExternalCatalogUtils.escapePathName).
-_ESCAPED = {chr(c) for c in range(0x20)} | set("\"#%'*/:=?\\\x7f{[]^")
-
-
-def hive_escape(value: str) -> str:
-    """A partition value as Spark names its folder (`a/b` → `a%2Fb`; spaces and é kept)."""
-    if value == "":
-        return "__HIVE_DEFAULT_PARTITION__"
-    return "".join(f"%{ord(ch):02X}" if ch in _ESCAPED else ch for ch in value)
+# Kept as they are in a java.net.URI path: unreserved, punctuation, and non-ASCII "other" chars.
+_URI_SAFE = frozenset("/-_.!~*'(),;:$&+=@")
 
 
 def file_uri(path: str) -> str:
-    """The `ingested_from` value Spark's `_metadata.file_path` gives a local file
-    (`file:/abs/path`, percent-encoded)."""
-    return "file:/" + Path(path).absolute().as_uri().removeprefix("file:///")
+    """The `ingested_from` value Spark's `_metadata.file_path` gives a local file: `file:` and
+    the absolute path, quoted as java.net.URI quotes it."""
+    return "file:" + "".join(
+        ch
+        if (ch.isascii() and (ch.isalnum() or ch in _URI_SAFE))
+        or (not ch.isascii() and ch.isprintable() and not ch.isspace())
+        else "".join(f"%{b:02X}" for b in ch.encode())
+        for ch in str(Path(path).absolute())
+    )
 
 
 def read_lines(path: str) -> list[str]:
@@ -158,19 +157,27 @@ class DuckEngine:
         new_rows: dict[str, dict[tuple[str, ...], int]] = {}
         for table in TABLES:
             cols = partition_columns(table)
-            con.execute(f"CREATE TEMP TABLE new_{table} AS SELECT {_typed(table)} FROM ({outputs[table]})")
+            con.execute(
+                f"CREATE TEMP TABLE new_{table} AS SELECT {_typed(table)} FROM ({outputs[table]})"
+            )
             touched = con.execute(
                 f"SELECT {', '.join(cols)}, count(*) FROM new_{table} GROUP BY ALL"
             ).fetchall()
             new_rows[table] = {tuple(r[:-1]): int(r[-1]) for r in touched}
 
-        old_files = {t: ({} if ctx.full_refresh else self._lake_files(ctx, t, new_rows[t])) for t in TABLES}
-        known = [f"SELECT recordid FROM read_parquet({_list(list(f))})" for f in old_files.values() if f]
+        old_files = {
+            t: ({} if ctx.full_refresh else self._lake_files(ctx, t, new_rows[t])) for t in TABLES
+        }
+        known = [
+            f"SELECT recordid FROM read_parquet({_list(list(f))})" for f in old_files.values() if f
+        ]
         if known:
             con.execute(f"CREATE TEMP TABLE known AS {' UNION ALL '.join(known)}")
             for table in TABLES:
                 cols = partition_columns(table)
-                con.execute(f"DELETE FROM new_{table} WHERE recordid IN (SELECT recordid FROM known)")
+                con.execute(
+                    f"DELETE FROM new_{table} WHERE recordid IN (SELECT recordid FROM known)"
+                )
                 rows = con.execute(
                     f"SELECT {', '.join(cols)}, count(*) FROM new_{table} GROUP BY ALL"
                 ).fetchall()
@@ -178,7 +185,12 @@ class DuckEngine:
 
         for table in TABLES:
             if new_rows[table]:
-                self._stage(con, ctx, table, {k: v for k, v in old_files[table].items() if v in new_rows[table]})
+                self._stage(
+                    con,
+                    ctx,
+                    table,
+                    {k: v for k, v in old_files[table].items() if v in new_rows[table]},
+                )
 
         return counts(
             records_read=int(records_read),
@@ -191,15 +203,9 @@ class DuckEngine:
         self, ctx: RunContext, table: str, partitions: dict[tuple[str, ...], int]
     ) -> dict[str, tuple[str, ...]]:
         """The lake's current data files of the given partitions → their partition values."""
-        cols = partition_columns(table)
-        found: dict[str, tuple[str, ...]] = {}
-        for values in partitions:
-            rel = "/".join(f"{c}={hive_escape(v)}" for c, v in zip(cols, values, strict=True))
-            folder = job_io.join(ctx.lake_path, table, rel)
-            for name in ctx.files.children(folder, dirs=False):
-                if name.endswith(".parquet"):
-                    found[job_io.join(folder, name)] = values
-        return found
+        paths = {job_io.partition_path(table, values): values for values in partitions}
+        found = job_io.current_files(ctx.files, ctx.lake_path, table, paths)
+        return {path: paths[part] for path, part in found.items()}
 
     def _stage(
         self, con: Any, ctx: RunContext, table: str, old: dict[str, tuple[str, ...]]
@@ -210,7 +216,8 @@ class DuckEngine:
         source = f"SELECT * FROM new_{table}"
         if old:
             values = ", ".join(
-                "(" + ", ".join(_sql_str(v) for v in (path, *vals)) + ")" for path, vals in old.items()
+                "(" + ", ".join(_sql_str(v) for v in (path, *vals)) + ")"
+                for path, vals in old.items()
             )
             data_cols = [n for n, _ in output_columns(table) if n not in cols]
             source += (
@@ -239,7 +246,7 @@ def _respell_partitions(root: Path, depth: int) -> None:
                 if not child.is_dir() or "=" not in child.name:
                     continue
                 key, value = child.name.split("=", 1)
-                name = f"{key}={hive_escape(unquote(value))}"
+                name = f"{key}={job_io.hive_escape(unquote(value))}"
                 target = child.with_name(name)
                 if target != child:
                     os.replace(child, target)

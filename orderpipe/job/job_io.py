@@ -1,13 +1,17 @@
 """The ETL job's I/O: raw objects in, bookmarks, staged-then-published partitions, catalog
-registration, run summary. pyspark and boto3 only (no pydantic): this travels to Glue.
+registration, run summary. No pydantic: this travels to Glue.
 
-Writing is crash-safe. (1) The merged content of every partition a run touches is written
-under `<lake>/_staging/<run_id>/<table>/…` (one file per partition). (2) A manifest
-`_staging/<run_id>/_manifest.json` is written: from here on the run is committed. (3) Each
-staged file is moved into its partition folder, then the partition's older files are deleted.
-(4) The partitions are registered in the catalog. (5) The staging folder is deleted. A run that
-finds a manifest left by a crashed run redoes 3–5 first (roll forward); staging without a
-manifest is discarded. Nothing is ever read and overwritten in one Spark job.
+Writing is crash-safe and readers never see a partition twice. (1) The merged content of every
+partition a run touches is written under `<lake>/_staging/<run_id>/<table>/…` (one file per
+partition). (2) A manifest `_staging/<run_id>/_manifest.json` names the run's version
+(`v<UTC time>`): from here on the run is committed. (3) Each staged file moves into a new version
+folder of its partition, `<table>/<k=v>/…/<version>/part-00000.zstd.parquet`, beside the current
+one. (4) The catalog points each partition at its new version (on a full refresh it also drops
+the partitions the run did not write) — that switch is what readers see, old or new, never both.
+(5) The staging folder is deleted; versions no longer current are deleted once older than a
+grace period that covers running queries. A run that finds a manifest left by a crashed run
+redoes 3–5 first (roll forward); staging without a manifest is discarded. One writer at a time
+(`lake_lock`), so any staging found at the start belongs to a run that is gone.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import os
 import posixpath
 import re
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -28,6 +33,7 @@ from orderpipe.fsutil import atomic_write, not_ours, read_json
 from orderpipe.job.localcatalog import LocalCatalog
 from orderpipe.job.transform import output_columns, partition_columns, table_specs
 
+LOCK = "_lock"
 STAGING = "_staging"
 RUNS = "_runs"
 MANIFEST = "_manifest.json"
@@ -222,17 +228,95 @@ def spark_schema(table: str) -> Any:
     return StructType.fromJson({"type": "struct", "fields": fields})
 
 
+def hive_unescape(part: str) -> str:
+    return unquote(part)
+
+
+# Characters Hive/Spark escape in a partition folder name (ExternalCatalogUtils.escapePathName).
+_ESCAPED = {chr(c) for c in range(0x20)} | set("\"#%'*/:=?\\\x7f{[]^")
+
+
+def hive_escape(value: str) -> str:
+    """A partition value as Spark names its folder (`a/b` → `a%2Fb`; spaces and é kept)."""
+    if value == "":
+        return "__HIVE_DEFAULT_PARTITION__"
+    return "".join(f"%{ord(ch):02X}" if ch in _ESCAPED else ch for ch in value)
+
+
+def partition_path(table: str, values: Iterable[str]) -> str:
+    cols = partition_columns(table)
+    return "/".join(f"{c}={hive_escape(v)}" for c, v in zip(cols, values, strict=True))
+
+
+def partition_dirs(files: Files, root: str, depth: int) -> list[str]:
+    """Hive partition paths (`k=v/k2=v2`) `depth` levels below `root`."""
+    level = [""]
+    for _ in range(depth):
+        level = [
+            posixpath.join(p, child)
+            for p in level
+            for child in files.children(join(root, p) if p else root, dirs=True)
+            if "=" in child
+        ]
+    return level
+
+
+# versions ---------------------------------------------------------------------------------------
+DATA_FILE = "part-00000.zstd.parquet"
+GRACE_SECONDS = 600.0
+_VERSION = re.compile(r"^v(\d{8}T\d{12})$")
+
+
+def new_version(now: datetime | None = None) -> str:
+    return f"v{(now or datetime.now(UTC)):%Y%m%dT%H%M%S%f}"
+
+
+def _version_time(version: str) -> datetime | None:
+    match = _VERSION.match(version)
+    return datetime.strptime(match[1], "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC) if match else None
+
+
+def versions(files: Files, folder: str) -> list[str]:
+    """A partition folder's version folders, oldest first."""
+    return sorted(v for v in files.children(folder, dirs=True) if _VERSION.match(v))
+
+
+def current_location(files: Files, lake: str, table: str, part: str) -> str | None:
+    """Where a partition's current content is: its newest version folder (or, for a lake
+    written before versions, the partition folder itself), None when there is none."""
+    folder = join(lake, table, part)
+    found = versions(files, folder)
+    if found:
+        return join(folder, found[-1])
+    legacy = [f for f in files.children(folder, dirs=False) if f.endswith(".parquet")]
+    return folder if legacy else None
+
+
+def current_files(
+    files: Files, lake: str, table: str, parts: Iterable[str] | None = None
+) -> dict[str, str]:
+    """Data file → partition path, for the current version of the given partitions (all when
+    None)."""
+    if parts is None:
+        parts = partition_dirs(files, join(lake, table), len(partition_columns(table)))
+    found: dict[str, str] = {}
+    for part in parts:
+        location = current_location(files, lake, table, part)
+        if location is None:
+            continue
+        for name in files.children(location, dirs=False):
+            if name.endswith(".parquet"):
+                found[join(location, name)] = part
+    return found
+
+
 def read_partitions(spark: Any, files: Files, lake: str, table: str, keys: list[tuple]) -> Any:
     """Existing rows of `table` in the partitions whose values are `keys` (None if none)."""
-    from pyspark.sql import functions as F
-
-    path = join(lake, table)
-    if not keys or not files.children(path, dirs=True):
+    found = current_files(files, lake, table, [partition_path(table, k) for k in keys])
+    if not found:
         return None
-    cols = partition_columns(table)
-    wanted = ["\u0000".join(k) for k in keys]
-    df = spark.read.schema(spark_schema(table)).parquet(path)
-    return df.where(F.concat_ws("\u0000", *cols).isin(wanted))
+    base = join(lake, table)
+    return spark.read.option("basePath", base).schema(spark_schema(table)).parquet(*found)
 
 
 def stage(df: Any, lake: str, run_id: str, table: str, *, clustered: bool = False) -> None:
@@ -257,62 +341,68 @@ def stage(df: Any, lake: str, run_id: str, table: str, *, clustered: bool = Fals
     )
 
 
-def hive_unescape(part: str) -> str:
-    return unquote(part)
-
-
-def partition_dirs(files: Files, root: str, depth: int) -> list[str]:
-    """Hive partition paths (`k=v/k2=v2`) `depth` levels below `root`."""
-    level = [""]
-    for _ in range(depth):
-        level = [
-            posixpath.join(p, child)
-            for p in level
-            for child in files.children(join(root, p) if p else root, dirs=True)
-            if "=" in child
-        ]
-    return level
-
-
 def write_manifest(
     files: Files, lake: str, run_id: str, tables: Iterable[str], *, full_refresh: bool
 ) -> dict[str, Any]:
-    """Commit point: list what the run staged per table. Publishing can always finish from it
-    (on a full refresh a table with nothing staged is emptied)."""
+    """Commit point: list what the run staged per table and the version it becomes. Publishing
+    can always finish from it (on a full refresh a table with nothing staged is emptied)."""
     staged = {
         t: partition_dirs(files, join(lake, STAGING, run_id, t), len(partition_columns(t)))
         for t in tables
     }
     listed = {t: parts for t, parts in staged.items() if parts or full_refresh}
-    manifest = {"run_id": run_id, "full_refresh": full_refresh, "tables": listed}
+    manifest = {
+        "run_id": run_id,
+        "version": new_version(),
+        "full_refresh": full_refresh,
+        "tables": listed,
+    }
     files.write_text(join(lake, STAGING, run_id, MANIFEST), json.dumps(manifest, indent=1))
     return manifest
 
 
 def publish(files: Files, lake: str, manifest: dict[str, Any]) -> None:
-    """Move each staged file into its partition folder, then drop the partition's older files;
-    on a full refresh also drop partitions the run did not produce. Idempotent (roll forward)."""
-    run_id = manifest["run_id"]
-    final_name = f"part-{run_id}.zstd.parquet"  # stage() writes zstd
+    """Move each staged file into a new version folder of its partition. Nothing a reader uses
+    changes until the catalog points at it. Idempotent (roll forward)."""
+    run_id, version = manifest["run_id"], manifest["version"]
     for table, parts in manifest["tables"].items():
         for part in parts:
-            target = join(lake, table, part)
-            staged = [
-                f
-                for f in files.children(join(lake, STAGING, run_id, table, part), dirs=False)
-                if f.endswith(".parquet")
-            ]
-            for name in staged:  # exactly one, by construction
-                files.rename(
-                    join(lake, STAGING, run_id, table, part, name), join(target, final_name)
-                )
-            for old in files.children(target, dirs=False):
-                if old != final_name:
-                    files.delete(join(target, old))
-        if manifest["full_refresh"]:
-            depth = len(partition_columns(table))
-            for stale in set(partition_dirs(files, join(lake, table), depth)) - set(parts):
-                files.delete(join(lake, table, stale))
+            staged_dir = join(lake, STAGING, run_id, table, part)
+            staged = [f for f in files.children(staged_dir, dirs=False) if f.endswith(".parquet")]
+            if len(staged) > 1:
+                raise RuntimeError(f"{len(staged)} files staged for {table}/{part}, expected 1")
+            for name in staged:
+                files.rename(join(staged_dir, name), join(lake, table, part, version, DATA_FILE))
+
+
+def clean_old_versions(
+    files: Files, lake: str, manifest: dict[str, Any], grace_seconds: float = GRACE_SECONDS
+) -> None:
+    """After the catalog switch: delete versions that are no longer current and older than the
+    grace period (so queries that started before the switch can finish), and on a full refresh
+    the partitions the run dropped, once their newest version is that old."""
+    cutoff = datetime.now(UTC).timestamp() - grace_seconds
+
+    def expired(version: str) -> bool:
+        moment = _version_time(version)
+        return moment is None or moment.timestamp() <= cutoff
+
+    for table, parts in manifest["tables"].items():
+        root = join(lake, table)
+        every = partition_dirs(files, root, len(partition_columns(table)))
+        for part in every if manifest["full_refresh"] else parts:
+            folder = join(root, part)
+            found = versions(files, folder)
+            if part not in parts:  # dropped by a full refresh
+                if not found or expired(found[-1]):
+                    files.delete(folder)
+                continue
+            for old in found[:-1]:
+                if expired(old):
+                    files.delete(join(folder, old))
+            if found:  # files of a lake written before versions
+                for name in files.children(folder, dirs=False):
+                    files.delete(join(folder, name))
 
 
 def finish(files: Files, lake: str, run_id: str) -> None:
@@ -322,15 +412,17 @@ def finish(files: Files, lake: str, run_id: str) -> None:
 
 def recover(files: Files, lake: str, register: Registrar | None) -> int:
     """Finish runs that crashed after their commit point (publish, register, clean up);
-    discard ones that crashed before it. Returns how many runs were rolled forward."""
+    discard ones that crashed before it. Returns how many runs were rolled forward. Call it
+    holding the lake's lock: the staging it finds then belongs to runs that are gone."""
     rolled = 0
     for run_id in files.children(join(lake, STAGING), dirs=True):
         manifest_path = join(lake, STAGING, run_id, MANIFEST)
         if files.exists(manifest_path):
             manifest = json.loads(files.read_text(manifest_path))
-            publish(files, lake, manifest)
-            register_manifest(register, manifest)
-            rolled += 1
+            if "version" in manifest:  # staged by a run before versions: redo it from raw
+                publish(files, lake, manifest)
+                register_manifest(register, lake, manifest)
+                rolled += 1
         finish(files, lake, run_id)
     return rolled
 
@@ -339,13 +431,15 @@ def recover(files: Files, lake: str, register: Registrar | None) -> int:
 @dataclass(frozen=True)
 class Partition:
     path: str  # Hive path as written, e.g. "country_partition=France/date_partition=2011-12-09"
+    location: str  # the folder holding its current version
 
     @property
     def values(self) -> list[str]:
         return [hive_unescape(p.split("=", 1)[1]) for p in self.path.split("/")]
 
 
-Registrar = Callable[[str, list[Partition]], None]
+# (table, partitions to point at their new location, replace_all: drop every other partition)
+Registrar = Callable[[str, list[Partition], bool], None]
 
 
 def _glue_columns(table: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
@@ -358,16 +452,18 @@ def _glue_columns(table: str) -> tuple[list[dict[str, str]], list[dict[str, str]
 
 
 def local_registrar(catalog_path: str, database: str, lake: str) -> Registrar:
-    """Registers tables and new partitions in the local catalog file."""
+    """Registers tables and points partitions at their locations in the local catalog file."""
     catalog = LocalCatalog(Path(catalog_path))
 
-    def register(table: str, partitions: list[Partition]) -> None:
+    def register(table: str, partitions: list[Partition], replace_all: bool) -> None:
         data, parts = _glue_columns(table)
         location = join(lake, table)
         catalog.ensure_table(
             database, table, location=location, columns=data, partition_keys=parts, fmt="parquet"
         )
-        catalog.add_partitions(database, table, [p.path for p in partitions])
+        catalog.set_partitions(
+            database, table, {p.path: p.location for p in partitions}, replace_all=replace_all
+        )
 
     return register
 
@@ -382,14 +478,15 @@ _PARQUET_SD = {
 
 
 def glue_registrar(database: str, lake: str, client: Any = None) -> Registrar:
-    """Registers tables (if missing) and new partitions in the Glue Data Catalog with
-    `batch_create_partition` in chunks of 100; AlreadyExists is the normal path. No MSCK."""
+    """Registers tables (if missing) and points partitions at their new version folder in the
+    Glue Data Catalog: `batch_create_partition` in chunks of 100, `batch_update_partition` for
+    the ones that exist; on a full refresh the others are deleted. No MSCK."""
     if client is None:
         import boto3
 
         client = boto3.client("glue")
 
-    def register(table: str, partitions: list[Partition]) -> None:
+    def register(table: str, partitions: list[Partition], replace_all: bool) -> None:
         data, parts = _glue_columns(table)
         location = join(lake, table) + "/"
         with contextlib.suppress(client.exceptions.AlreadyExistsException):
@@ -403,37 +500,99 @@ def glue_registrar(database: str, lake: str, client: Any = None) -> Registrar:
                     "StorageDescriptor": {"Columns": data, "Location": location, **_PARQUET_SD},
                 },
             )
-        inputs = [
-            {
+        inputs = {
+            tuple(p.values): {
                 "Values": p.values,
                 "StorageDescriptor": {
-                    "Columns": data,
-                    "Location": join(location, p.path) + "/",
-                    **_PARQUET_SD,
+                    "Columns": data, "Location": p.location.rstrip("/") + "/", **_PARQUET_SD
                 },
             }
             for p in partitions
-        ]
-        for start in range(0, len(inputs), GLUE_BATCH):
-            chunk = inputs[start : start + GLUE_BATCH]
+        }  # fmt: skip
+        listed = list(inputs.values())
+        for start in range(0, len(listed), GLUE_BATCH):
+            chunk = listed[start : start + GLUE_BATCH]
             result = client.batch_create_partition(
                 DatabaseName=database, TableName=table, PartitionInputList=chunk
             )
-            failed = [
-                e for e in result.get("Errors", [])
-                if e["ErrorDetail"]["ErrorCode"] != "AlreadyExistsException"
-            ]  # fmt: skip
-            if failed:
-                raise RuntimeError(f"Glue refused partitions of {table}: {failed[:3]}")
+            existing = []
+            for error in result.get("Errors", []):
+                if error["ErrorDetail"]["ErrorCode"] != "AlreadyExistsException":
+                    raise RuntimeError(f"Glue refused partitions of {table}: {error}")
+                existing.append(inputs[tuple(error["PartitionValues"])])
+            if existing:
+                client.batch_update_partition(
+                    DatabaseName=database,
+                    TableName=table,
+                    Entries=[
+                        {"PartitionValueList": e["Values"], "PartitionInput": e} for e in existing
+                    ],
+                )
+        if replace_all:
+            pages = client.get_paginator("get_partitions").paginate(
+                DatabaseName=database, TableName=table
+            )
+            stale = [
+                {"Values": p["Values"]}
+                for page in pages
+                for p in page["Partitions"]
+                if tuple(p["Values"]) not in inputs
+            ]
+            for start in range(0, len(stale), 25):
+                client.batch_delete_partition(
+                    DatabaseName=database,
+                    TableName=table,
+                    PartitionsToDelete=stale[start : start + 25],
+                )
 
     return register
 
 
-def register_manifest(register: Registrar | None, manifest: dict[str, Any]) -> None:
+def register_manifest(register: Registrar | None, lake: str, manifest: dict[str, Any]) -> None:
+    """Point every partition the run wrote at its new version (the readers' switch)."""
     if register is None:
         return
+    version = manifest["version"]
     for table, parts in manifest["tables"].items():
-        register(table, [Partition(p) for p in parts])
+        partitions = [Partition(p, join(lake, table, p, version)) for p in parts]
+        register(table, partitions, manifest["full_refresh"])
+
+
+# one writer per lake ----------------------------------------------------------------------------
+class LakeBusy(RuntimeError):
+    """Another run holds the lake's lock (and the caller asked not to wait)."""
+
+
+@contextlib.contextmanager
+def lake_lock(
+    lake: str, *, wait: bool = True, on_wait: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Hold `<lake>/_lock` for one run: an flock the OS releases when the process dies, so a
+    crashed run never blocks the next. Busy: wait (after telling `on_wait` who holds it), or
+    with `wait=False` raise LakeBusy."""
+    import fcntl
+
+    path = Path(lake) / LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            if not wait:
+                raise LakeBusy(holder) from None
+            if on_wait is not None:
+                on_wait(holder)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # run summary -----------------------------------------------------------------------------------

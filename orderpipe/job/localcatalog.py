@@ -79,6 +79,22 @@ class LocalCatalog:
                 self._save(data)
             return len(fresh)
 
+    def set_partitions(
+        self, database: str, table: str, locations: dict[str, str], *, replace_all: bool = False
+    ) -> None:
+        """Point partitions (Hive paths) at their locations in one atomic write; with
+        `replace_all`, partitions not given are dropped."""
+        with _lock:
+            data = self._load()
+            entry = self._tables(data, database).get(table)
+            if entry is None:
+                raise KeyError(f"table {database}.{table} is not in the catalog")
+            old = {} if replace_all else entry.get("locations", {})
+            listed = set() if replace_all else set(entry["partitions"])
+            entry["locations"] = dict(sorted((old | locations).items()))
+            entry["partitions"] = sorted(listed | set(locations))
+            self._save(data)
+
     def table(self, database: str, table: str) -> dict[str, Any] | None:
         return self._tables(self._load(), database).get(table)
 

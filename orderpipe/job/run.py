@@ -30,6 +30,7 @@ class RunContext:
     fx_rate: float
     high_value_threshold: float
     full_refresh: bool
+    grace_seconds: float = job_io.GRACE_SECONDS
 
 
 class Engine(Protocol):
@@ -95,16 +96,16 @@ def summary(
     }
 
 
-def commit_and_publish(
-    ctx: RunContext, register: job_io.Registrar | None
-) -> int:
-    """Commit point, then publish, register and clean up. Returns partitions written."""
+def commit_and_publish(ctx: RunContext, register: job_io.Registrar | None) -> int:
+    """Commit point, then publish, point the catalog at the new versions, clean up. Returns
+    partitions written."""
     manifest = job_io.write_manifest(
         ctx.files, ctx.lake_path, ctx.run_id, TABLES, full_refresh=ctx.full_refresh
     )
     job_io.publish(ctx.files, ctx.lake_path, manifest)
-    job_io.register_manifest(register, manifest)
+    job_io.register_manifest(register, ctx.lake_path, manifest)
     job_io.finish(ctx.files, ctx.lake_path, ctx.run_id)
+    job_io.clean_old_versions(ctx.files, ctx.lake_path, manifest, ctx.grace_seconds)
     return sum(len(p) for p in manifest["tables"].values())
 
 
@@ -120,6 +121,7 @@ def run_job(
     high_value_threshold: float = 100.0,
     full_refresh: bool = False,
     run_id: str | None = None,
+    grace_seconds: float = job_io.GRACE_SECONDS,
 ) -> dict[str, Any]:
     """Run the job once with `engine` and return the run summary, also written to
     `<lake_path>/_runs/<run_id>.json`.
@@ -145,14 +147,16 @@ def run_job(
         "high_value_threshold": high_value_threshold,
         "full_refresh": full_refresh,
     }
-    ctx = RunContext(files, lake_path, run_id, started, **params)
+    ctx = RunContext(files, lake_path, run_id, started, **params, grace_seconds=grace_seconds)
     numbers: dict[str, Any] = {}
     if todo:
         numbers = engine.process(todo, ctx)
         numbers["partitions_written"] = commit_and_publish(ctx, register)
         if bookmark_path is not None:
             job_io.save_bookmark(bookmark_path, done | {keys[p] for p in todo})
-    result = summary(run_id, started, clock, engine.name, objects_read=len(todo), **numbers, **params)
+    result = summary(
+        run_id, started, clock, engine.name, objects_read=len(todo), **numbers, **params
+    )
     job_io.write_summary(files, lake_path, result)
     return result
 

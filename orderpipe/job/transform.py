@@ -82,7 +82,9 @@ def table_specs() -> dict[str, Any]:
     except ImportError:
         data = pkgutil.get_data("orderpipe.job", SCHEMA_NAME)
         if data is None:
-            raise RuntimeError("orderpipe/job/schema.json is missing from the job package") from None
+            raise RuntimeError(
+                "orderpipe/job/schema.json is missing from the job package"
+            ) from None
         return dict(json.loads(data))
     return from_models()
 
@@ -383,7 +385,8 @@ def duck_parse_sql(lines: str) -> str:
     with the raw fields as text, their typed values, `recordid` and `reason`."""
     paths = "[" + ", ".join(f"'$.\"{name}\"'" for name in RAW_FIELDS) + "]"
     fields = ", ".join(
-        f"json_text(vals[{i}], kinds[{i}]) AS {name.lower()}" for i, name in enumerate(RAW_FIELDS, 1)
+        f"json_text(vals[{i}], kinds[{i}]) AS {name.lower()}"
+        for i, name in enumerate(RAW_FIELDS, 1)
     )
     render = {name: name.lower() for name in RAW_FIELDS}
     render["Quantity"] = "coalesce(CAST(quantity_int AS VARCHAR), quantity)"

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from orderpipe.generator import synthetic_orders
+from orderpipe.job import job_io
 from orderpipe.job.duck_engine import DuckEngine
 from orderpipe.job.run import run_job
 from orderpipe.replay import ReplayError, replay_orders
@@ -31,32 +32,68 @@ VARIANTS: list[dict[str, Any]] = [
     {"StockCode": "ß/é:%#?", "Country": "a/b=c%d"},  # partition folder escaping
     {"Country": "  France  ", "InvoiceNo": " C581002"},
     # numbers: huge, tiny, as strings, wrong types
-    {"Quantity": 2147483647}, {"Quantity": 2147483648}, {"Quantity": 99999999999999999999},
-    {"Quantity": -0}, {"Quantity": 6.0}, {"Quantity": 1e3}, {"Quantity": "6"}, {"Quantity": "06"},
-    {"Quantity": " 6"}, {"Quantity": True}, {"Quantity": [6]}, {"Quantity": {"n": 6}},
-    {"UnitPrice": 1e-7}, {"UnitPrice": 5e-11}, {"UnitPrice": 1.5e-11}, {"UnitPrice": 1e27},
-    {"UnitPrice": 1e28}, {"UnitPrice": 1.7976931348623157e308}, {"UnitPrice": 0.0},
-    {"UnitPrice": -0.0}, {"UnitPrice": 1e-4}, {"UnitPrice": 12345678.9}, {"UnitPrice": 0.00049999},
-    {"UnitPrice": "2.55"}, {"UnitPrice": "2.550"}, {"UnitPrice": " 2.55"}, {"UnitPrice": "1e2"},
-    {"UnitPrice": "abc"}, {"UnitPrice": 3}, {"UnitPrice": 123456789012345678901234567890},
+    {"Quantity": 2147483647},
+    {"Quantity": 2147483648},
+    {"Quantity": 99999999999999999999},
+    {"Quantity": -0},
+    {"Quantity": 6.0},
+    {"Quantity": 1e3},
+    {"Quantity": "6"},
+    {"Quantity": "06"},
+    {"Quantity": " 6"},
+    {"Quantity": True},
+    {"Quantity": [6]},
+    {"Quantity": {"n": 6}},
+    {"UnitPrice": 1e-7},
+    {"UnitPrice": 5e-11},
+    {"UnitPrice": 1.5e-11},
+    {"UnitPrice": 1e27},
+    {"UnitPrice": 1e28},
+    {"UnitPrice": 1.7976931348623157e308},
+    {"UnitPrice": 0.0},
+    {"UnitPrice": -0.0},
+    {"UnitPrice": 1e-4},
+    {"UnitPrice": 12345678.9},
+    {"UnitPrice": 0.00049999},
+    {"UnitPrice": "2.55"},
+    {"UnitPrice": "2.550"},
+    {"UnitPrice": " 2.55"},
+    {"UnitPrice": "1e2"},
+    {"UnitPrice": "abc"},
+    {"UnitPrice": 3},
+    {"UnitPrice": 123456789012345678901234567890},
     {"UnitPrice": 8333.333333333334, "Quantity": 1},  # total exactly at the 100 threshold
-    {"InvoiceNo": 536365}, {"StockCode": 85123}, {"CustomerID": 17850.0}, {"Country": ["UK"]},
+    {"InvoiceNo": 536365},
+    {"StockCode": 85123},
+    {"CustomerID": 17850.0},
+    {"Country": ["UK"]},
     {"Description": {"a": [1, 2.5, "x"]}},
     # nulls and absent fields
-    *({k: None} for k in BASE), *({"_drop": k} for k in BASE),
-    {"InvoiceNo": ""}, {"StockCode": "  "}, {"CustomerID": ""}, {"Country": " "},
+    *({k: None} for k in BASE),
+    *({"_drop": k} for k in BASE),
+    {"InvoiceNo": ""},
+    {"StockCode": "  "},
+    {"CustomerID": ""},
+    {"Country": " "},
     # both date shapes, and near misses
-    {"InvoiceDate": "12/9/2011 12:50"}, {"InvoiceDate": "1/1/2011 8:05"},
-    {"InvoiceDate": " 2011-12-09 12:50:00 "}, {"InvoiceDate": "2011-12-9 12:50:00"},
-    {"InvoiceDate": "2011-02-30 10:00:00"}, {"InvoiceDate": "13/1/2011 10:00"},
-    {"InvoiceDate": "2011-12-09T12:50:00"}, {"InvoiceDate": "12/09/2011 12:50:00"},
-    {"InvoiceDate": "2011-12-09 24:00:00"}, {"InvoiceDate": 20111209},
+    {"InvoiceDate": "12/9/2011 12:50"},
+    {"InvoiceDate": "1/1/2011 8:05"},
+    {"InvoiceDate": " 2011-12-09 12:50:00 "},
+    {"InvoiceDate": "2011-12-9 12:50:00"},
+    {"InvoiceDate": "2011-02-30 10:00:00"},
+    {"InvoiceDate": "13/1/2011 10:00"},
+    {"InvoiceDate": "2011-12-09T12:50:00"},
+    {"InvoiceDate": "12/09/2011 12:50:00"},
+    {"InvoiceDate": "2011-12-09 24:00:00"},
+    {"InvoiceDate": 20111209},
 ]
 # .005 rounding edges: totals of qty × price × 0.012 landing on (or a hair off) half a cent.
-ROUNDING = [{"Quantity": q, "UnitPrice": round(i * 0.01 + 0.005, 3) / 0.012 * 0.01}
-            for q in (1, 3, 7) for i in range(0, 40)] + [
-    {"Quantity": q, "UnitPrice": p} for q in (1, 2, 5, 9) for p in (1.005, 2.675, 0.125, 0.375,
-                                                                   4.1666666666666667, 0.4375)]  # fmt: skip
+ROUNDING = [
+    *({"Quantity": q, "UnitPrice": round(i * 0.01 + 0.005, 3) / 0.012 * 0.01}
+      for q in (1, 3, 7) for i in range(40)),
+    *({"Quantity": q, "UnitPrice": p} for q in (1, 2, 5, 9)
+      for p in (1.005, 2.675, 0.125, 0.375, 4.1666666666666667, 0.4375)),
+]  # fmt: skip
 NON_OBJECTS = ["[1, 2]", "42", "null", '"text"', "not json at all", '{"InvoiceNo": "1"',
                "true", "\t", "   {}   ", "{}", "\u00e9\u00e8 raw text  \t"]  # fmt: skip
 
@@ -69,7 +106,7 @@ def variant(change: dict[str, Any], n: int) -> str:
 
 
 def edge_lines() -> list[str]:
-    lines = [variant(c, i) for i, c in enumerate(VARIANTS + ROUNDING)]
+    lines = [variant(c, i) for i, c in enumerate([*VARIANTS, *ROUNDING])]
     lines += NON_OBJECTS + ["", "   ", lines[0], lines[0] + "   "]
     # The same record with other spacing and key order: one record, one row.
     lines.append(json.dumps(dict(reversed(list(json.loads(lines[1]).items()))), indent=None))
@@ -93,13 +130,15 @@ def write(folder: Path, name: str, lines: list[str], newline: str = "\n") -> Non
 
 
 def table(lake: Path, name: str) -> list[tuple]:
+    """Every row of a table's current partitions, by recordid."""
     import duckdb
 
-    if not any((lake / name).rglob("*.parquet")):
+    current = list(job_io.current_files(job_io.Files(), str(lake), name))
+    if not current:
         return []
     cols = "* EXCLUDE (quarantined_at)" if name == "quarantined_orders" else "*"
     sql = f"SELECT {cols} FROM read_parquet(?, hive_partitioning = true) ORDER BY recordid"
-    return duckdb.sql(sql, params=[str(lake / name / "**" / "*.parquet")]).fetchall()
+    return duckdb.sql(sql, params=[current]).fetchall()
 
 
 def same_numbers(summary: dict[str, Any]) -> dict[str, Any]:
@@ -120,7 +159,9 @@ def runs(spark: Any, shared_data: Path, tmp_path_factory: pytest.TempPathFactory
     generated = [b.decode().rstrip("\n") for b in synthetic_orders(3000, seed=7, start=start)]
     write(hour, "b-generated.gz", generated)
     fixtures = [line for f in sorted(FIXTURES.glob("*.csv")) for line in replayed(f)]
-    fixtures += [line for f in sorted(FIXTURES.glob("*.ndjson")) for line in f.read_text().splitlines()]
+    fixtures += [
+        line for f in sorted(FIXTURES.glob("*.ndjson")) for line in f.read_text().splitlines()
+    ]
     write(hour, "c-fixtures.ndjson", fixtures, newline="\r\n")
     write(hour, "d-edges.gz", edge_lines())
 
@@ -150,7 +191,10 @@ def runs(spark: Any, shared_data: Path, tmp_path_factory: pytest.TempPathFactory
 def test_both_engines_write_the_same_tables(runs: dict, step: str) -> None:
     (duck_summary, duck), (spark_summary, spark) = runs[step, "duckdb"], runs[step, "spark"]
     for name in TABLES:
-        only_duck, only_spark = set(duck[name]) - set(spark[name]), set(spark[name]) - set(duck[name])
+        only_duck, only_spark = (
+            set(duck[name]) - set(spark[name]),
+            set(spark[name]) - set(duck[name]),
+        )
         shown = "\n".join(f"duckdb {r!r}" for r in sorted(only_duck, key=repr)[:15])
         shown += "\n" + "\n".join(f"spark  {r!r}" for r in sorted(only_spark, key=repr)[:15])
         assert not only_duck and not only_spark, f"{name}:\n{shown}"
@@ -160,7 +204,7 @@ def test_both_engines_write_the_same_tables(runs: dict, step: str) -> None:
 
 def test_the_inputs_reach_every_rule(runs: dict) -> None:
     summary, tables = runs["first", "duckdb"]
-    assert summary["transformed"] > 40_000 and summary["duplicates_dropped"] > 0
+    assert summary["transformed"] > 20_000 and summary["duplicates_dropped"] > 0
     assert all(summary["quarantined"].values()), summary["quarantined"]
     assert {r[10] for r in tables["transformed_orders"]} >= {"Europe", "Other", "Asia"}
     assert {r[12] for r in tables["transformed_orders"]} == {"High", "Normal"}

@@ -39,7 +39,6 @@ EXTRA = [
 ]  # fmt: skip
 
 
-
 def real_lines() -> list[str]:
     return FIXTURES.joinpath("online_retail_rows.ndjson").read_text(encoding="utf-8").splitlines()
 
@@ -65,26 +64,30 @@ def expected_reason(raw: dict[str, Any]) -> str | None:
 
 
 def rows(lake: Path, table: str) -> list[tuple]:
+    """The table as a reader sees it: each partition's current version."""
     import duckdb
 
-    if not any((lake / table).rglob("*.parquet")):
+    current = list(job_io.current_files(job_io.Files(), str(lake), table))
+    if not current:
         return []
-    glob = str(lake / table / "**" / "*.parquet")
     sql = "SELECT * EXCLUDE (quarantined_at) " if table == "quarantined_orders" else "SELECT * "
-    found = duckdb.sql(sql + "FROM read_parquet(?, hive_partitioning = true)", params=[glob])
+    found = duckdb.sql(sql + "FROM read_parquet(?, hive_partitioning = true)", params=[current])
     return sorted(found.fetchall(), key=repr)
 
 
 def files(lake: Path) -> dict[str, list[str]]:
-    """Data files per partition folder."""
+    """Current data files per partition (`table/k=v/...`)."""
     found: dict[str, list[str]] = {}
-    for f in sorted(lake.glob("*_orders/**/*.parquet")):
-        found.setdefault(str(f.parent.relative_to(lake)), []).append(f.name)
+    for table in ("transformed_orders", "quarantined_orders"):
+        for path, part in job_io.current_files(job_io.Files(), str(lake), table).items():
+            found.setdefault(f"{table}/{part}", []).append(Path(path).name)
     return found
 
 
 @pytest.fixture(scope="module", params=["duckdb", "spark"])
-def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def scenario(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     if request.param == "spark":
         from orderpipe.job.spark_engine import SparkEngine
 

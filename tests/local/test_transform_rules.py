@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from orderpipe.models import QuarantinedOrder, TransformedOrder, columns
 from orderpipe.job.transform import dedupe, parse_lines, quarantined, transformed
+from orderpipe.models import QuarantinedOrder, TransformedOrder, columns
 
 pytestmark = pytest.mark.spark
 

@@ -47,7 +47,8 @@ class NoPydantic:
 sys.meta_path.insert(0, NoPydantic())
 sys.path.insert(0, {str(package)!r})
 import orderpipe.job.job_io, orderpipe.job.transform
-assert orderpipe.job.transform.__file__.startswith({str(package)!r}), orderpipe.job.transform.__file__
+module = orderpipe.job.transform
+assert module.__file__.startswith({str(package)!r}), module.__file__
 print(json.dumps(orderpipe.job.transform.table_specs()))
 """
     done = subprocess.run(

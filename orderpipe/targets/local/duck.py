@@ -24,19 +24,23 @@ def _neutral_type(duck_type: str) -> str:
             "real": "double", "timestamp with time zone": "timestamp"}.get(base, base)  # fmt: skip
 
 
-def connect(lake: Path) -> Any:
-    """An in-memory DuckDB with one view per lake table (an empty table when no data yet)."""
+def connect(lake: Path, files: dict[str, list[str]] | None = None) -> Any:
+    """An in-memory DuckDB with one view per lake table (an empty table when no data yet).
+    `files`: each table's current data files, as the catalog points at them; without it,
+    every Parquet file under the table's folder."""
     import duckdb
 
     con = duckdb.connect(":memory:")
     for table, model in TABLE_MODELS.items():
         cols = columns(model)
-        files = lake / table
-        if any(files.rglob("*.parquet")):
+        paths = files.get(table, []) if files is not None else []
+        if files is None and any((lake / table).rglob("*.parquet")):
+            paths = [str(lake / table / "**" / "*.parquet")]
+        if paths:
             hive_types = {c["name"]: _DUCK_TYPES[c["spark"]] for c in cols if c["partition"]}
-            glob = str(files / "**" / "*.parquet").replace("'", "''")  # our path, not user input
+            listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)  # our paths
             con.execute(
-                f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{glob}', "
+                f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}], "
                 f"hive_partitioning = true, hive_types = {hive_types!r}, union_by_name = true)"
             )
         else:
@@ -64,12 +68,14 @@ def _one_read(con: Any, sql: str) -> None:
         raise QueryRefused(f"queries only read: DuckDB sees {', '.join(sorted(kinds))} here.")
 
 
-def run(lake: Path, sql: str, params: Sequence[Any] = ()) -> QueryResult:
+def run(
+    lake: Path, sql: str, params: Sequence[Any] = (), files: dict[str, list[str]] | None = None
+) -> QueryResult:
     """Run one read statement over the lake's tables (callers pass it through sqlgate first)."""
     import duckdb
 
     started = time.perf_counter()
-    con = connect(lake)
+    con = connect(lake, files)
     try:
         confine(con, lake)
         _one_read(con, sql)

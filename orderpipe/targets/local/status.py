@@ -103,6 +103,7 @@ def collect(target: LocalTarget) -> dict[str, Any]:
             f"SELECT (SELECT count(*) FROM {TRANSFORMED_TABLE}),"
             f" (SELECT count(*) FROM {QUARANTINE_TABLE}),"
             f" (SELECT max(invoicetimestamp) FROM {TRANSFORMED_TABLE})",
+            files=target.lake_files(),
         ).rows[0]
         freshness = {"transformed_rows": counts[0], "quarantined_rows": counts[1],
                      "newest_order_in_table": counts[2]}  # fmt: skip

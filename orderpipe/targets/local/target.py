@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from orderpipe.errors import JobFailed, NotReadyError, UsageError
+from orderpipe.errors import JobFailed, NotReadyError, OrderpipeError, UsageError
 from orderpipe.fsutil import StateFileError
 from orderpipe.job.localcatalog import LocalCatalog
 from orderpipe.settings import BUCKET_ROLES, Settings
@@ -34,6 +34,12 @@ def duck_memory_limit() -> str:
     except (ValueError, OSError, AttributeError):
         return "4GB"
     return f"{max(total // 2 // 2**20, 512)}MB"
+
+
+def _say_waiting(holder: str) -> None:
+    from orderpipe import console
+
+    console.info(f"Another transform run ({holder}) is writing this lake; waiting for it…")
 
 
 class LocalTarget(Target):
@@ -126,6 +132,13 @@ class LocalTarget(Target):
     def job_engine(self, name: str) -> Any:
         """The engine that runs the job here: DuckDB (default) or the Glue script's Spark."""
         if name == "spark":
+            try:
+                import pyspark  # noqa: F401
+            except ImportError:
+                raise OrderpipeError(
+                    "--engine spark needs PySpark: `pip install 'orderpipe[spark]'` "
+                    "(or use the default engine, duckdb)."
+                ) from None
             from orderpipe.job.spark_engine import SparkEngine
             from orderpipe.spark import get_spark
 
@@ -141,9 +154,21 @@ class LocalTarget(Target):
                 "there is no raw data to transform yet: run `orderpipe generate` "
                 "(or `orderpipe ship` if logs are waiting)."
             )
-        from orderpipe.job.run import run_job
+        from orderpipe.job.job_io import LakeBusy, lake_lock
 
         engine = self.job_engine(params.engine or str(self.settings.engine))
+        try:
+            with lake_lock(str(self.bucket("lake")), wait=wait, on_wait=_say_waiting):
+                return self._run_transform(engine, params)
+        except LakeBusy as busy:
+            raise OrderpipeError(
+                f"another transform run ({busy}) is writing this lake: wait for it, or run "
+                "without --no-wait to queue behind it."
+            ) from None
+
+    def _run_transform(self, engine: Any, params: JobParams) -> dict[str, Any]:
+        from orderpipe.job.run import run_job
+
         run_id = f"jr_{datetime.now(UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
         started = time.time()
         try:
@@ -213,7 +238,28 @@ class LocalTarget(Target):
 
         self.require_home()
         check_read_only(sql, "duckdb")
-        return duck.run(self.bucket("lake"), sql, params)
+        return duck.run(self.bucket("lake"), sql, params, self.lake_files())
+
+    def lake_files(self) -> dict[str, list[str]]:
+        """Each lake table's current data files, as the catalog points at them (a reader that
+        follows the catalog sees each partition's old or new version, never both)."""
+        from orderpipe.job.job_io import DATA_FILE, Files, join
+
+        found: dict[str, list[str]] = {}
+        for table, entry in self.catalog.tables(self.names.database).items():
+            if table == self.names.raw_table:
+                continue
+            locations = entry.get("locations", {})
+            for part in entry.get("partitions", []):
+                if part in locations:
+                    found.setdefault(table, []).append(join(locations[part], DATA_FILE))
+                else:  # registered before versions: the files in the partition folder
+                    folder = join(entry["location"], part)
+                    names = Files().children(folder, dirs=False)
+                    found.setdefault(table, []).extend(
+                        join(folder, n) for n in names if n.endswith(".parquet")
+                    )
+        return found
 
     def lag(self) -> dict[str, Any]:
         from orderpipe.targets.local.status import lag
