@@ -25,7 +25,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from orderpipe.job.transform import DUCK_MACROS, duck_parse_sql, duck_transformed_sql
+from orderpipe.job.transform import (
+    DUCK_MACROS,
+    duck_fields_sql,
+    duck_java_numbers_sql,
+    duck_parse_sql,
+    duck_transformed_sql,
+)
 
 LINES_PER_OBJECT = 250_000
 START = datetime(2011, 11, 1, tzinfo=UTC)
@@ -93,7 +99,9 @@ def floor(raw: Path, out: Path) -> None:
         "quote = '', escape = '', header = false, columns = {'value': 'VARCHAR'}, "
         "filename = true))"
     )
-    con.execute(f"CREATE TEMP TABLE recs AS {duck_parse_sql(lines)}")
+    con.execute(f"CREATE TEMP TABLE fields AS {duck_fields_sql(lines)}")
+    con.execute(duck_java_numbers_sql("fields"))
+    con.execute(f"CREATE TEMP TABLE recs AS {duck_parse_sql('fields')}")
     rules = duck_transformed_sql("recs", fx_rate=0.012, high_value_threshold=100.0)
     con.execute(
         f"COPY ({rules}) TO '{out}' (FORMAT parquet, COMPRESSION zstd, "

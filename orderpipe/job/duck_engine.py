@@ -22,6 +22,8 @@ from orderpipe.job.transform import (
     QUARANTINE_TABLE,
     TRANSFORMED_TABLE,
     duck_dedupe_sql,
+    duck_fields_sql,
+    duck_java_numbers_sql,
     duck_parse_sql,
     duck_quarantined_sql,
     duck_transformed_sql,
@@ -132,18 +134,17 @@ class DuckEngine:
             con.close()
 
     def _process(self, con: Any, paths: list[str], ctx: RunContext) -> dict[str, Any]:
-        created = False
+        empty = "(SELECT ''::VARCHAR AS value, ''::VARCHAR AS ingested_from WHERE false)"
+        con.execute(f"CREATE TEMP TABLE fields AS {duck_fields_sql(empty)}")
         for batch in _batches(paths):
             con.register("batch", batch)
-            verb = "INSERT INTO parsed" if created else "CREATE TEMP TABLE parsed AS"
-            con.execute(f"{verb} {duck_parse_sql('batch')}")
+            con.execute(f"INSERT INTO fields {duck_fields_sql('batch')}")
             con.unregister("batch")
-            created = True
-        if not created:  # only empty objects
-            empty = "(SELECT ''::VARCHAR AS value, ''::VARCHAR AS ingested_from WHERE false)"
-            con.execute(f"CREATE TEMP TABLE parsed AS {duck_parse_sql(empty)}")
-        con.execute(f"CREATE TEMP TABLE records AS {duck_dedupe_sql('parsed')}")
-        con.execute("DROP TABLE parsed")
+        if con.execute("SELECT bool_or(_slow) FROM fields").fetchone()[0]:
+            con.execute(duck_java_numbers_sql("fields"))
+        parsed = f"({duck_parse_sql('fields')})"
+        con.execute(f"CREATE TEMP TABLE records AS {duck_dedupe_sql(parsed)}")
+        con.execute("DROP TABLE fields")
         records_read, distinct = con.execute(
             "SELECT coalesce(sum(copies), 0), count(*) FROM records"
         ).fetchone()

@@ -341,10 +341,12 @@ CREATE OR REPLACE MACRO java_double(x) AS CASE
   ELSE java_sci(x) END;
 -- A JSON field as Spark's from_json gives it for a string column: strings as they are, numbers
 -- as Jackson renders them (integers as written), objects/arrays as compact JSON text.
+-- DuckDB's own text of a number is Java's for integers (kept as written) and for plain decimals
+-- in [1e-3, 1e7) and zero (shortest digits, at least one decimal); only others need java_double.
+CREATE OR REPLACE MACRO java_same(val, kind) AS kind <> 'DOUBLE' OR regexp_full_match(val,
+  '-?([0-9]+|0\.0|0\.00[1-9][0-9]*|0\.0?[1-9][0-9]*|[1-9][0-9]{0,6}\.[0-9]+)');
 CREATE OR REPLACE MACRO json_text(val, kind) AS CASE
-  WHEN kind = 'DOUBLE' AND NOT regexp_full_match(val, '-?[0-9]+')
-    THEN java_double(TRY_CAST(val AS DOUBLE))
-  ELSE val END;
+  WHEN java_same(val, kind) THEN val ELSE java_double(TRY_CAST(val AS DOUBLE)) END;
 CREATE OR REPLACE MACRO blank(s) AS s IS NULL OR trim(s) = '';
 CREATE OR REPLACE MACRO rendered(s) AS CASE WHEN s IS NULL THEN '~'
   ELSE CAST(length(s) AS VARCHAR) || ':' || s END;
@@ -380,14 +382,42 @@ def duck_region_sql(country: str) -> str:
     return f"CASE {arms} ELSE {_duck_str(OTHER_REGION)} END"
 
 
-def duck_parse_sql(lines: str) -> str:
-    """parse_lines + _reason: raw lines (`value`, `ingested_from`) → one row per non-blank line
-    with the raw fields as text, their typed values, `recordid` and `reason`."""
+def duck_fields_sql(lines: str) -> str:
+    """Raw lines (`value`, `ingested_from`) → one row per non-blank line with the eight raw
+    fields as DuckDB's text, `_kinds` (their JSON types) and `_slow`: some number's text must
+    be rewritten as Java's (`duck_java_numbers_sql`, run on those rare rows only)."""
     paths = "[" + ", ".join(f"'$.\"{name}\"'" for name in RAW_FIELDS) + "]"
-    fields = ", ".join(
-        f"json_text(vals[{i}], kinds[{i}]) AS {name.lower()}"
+    fields = ", ".join(f"vals[{i}] AS {name.lower()}" for i, name in enumerate(RAW_FIELDS, 1))
+    slow = " OR ".join(f"NOT java_same(vals[{i}], kinds[{i}])" for i in range(1, 9))
+    return f"""
+WITH src AS (
+  SELECT value AS raw_line, ingested_from,
+         coalesce(CASE WHEN json_valid(value) THEN json_type(value) = 'OBJECT' END, false) AS obj
+  FROM {lines} WHERE trim(value) <> ''
+), j AS (
+  SELECT raw_line, ingested_from, NOT obj AS _not_object,
+         CASE WHEN obj THEN json_extract_string(raw_line, {paths}) END AS vals,
+         CASE WHEN obj THEN json_type(raw_line, {paths}) END AS kinds
+  FROM src
+)
+SELECT raw_line, ingested_from, _not_object, {fields}, kinds AS _kinds,
+       coalesce({slow}, false) AS _slow
+FROM j
+"""
+
+
+def duck_java_numbers_sql(fields: str) -> str:
+    """Rewrite, in place, number texts that Spark's JSON reader renders differently."""
+    sets = ", ".join(
+        f"{name.lower()} = json_text({name.lower()}, _kinds[{i}])"
         for i, name in enumerate(RAW_FIELDS, 1)
     )
+    return f"UPDATE {fields} SET {sets} WHERE _slow"
+
+
+def duck_parse_sql(fields: str) -> str:
+    """parse_lines + _reason, on `duck_fields_sql` rows: the raw fields as text, their typed
+    values, `recordid` and `reason`."""
     render = {name: name.lower() for name in RAW_FIELDS}
     render["Quantity"] = "coalesce(CAST(quantity_int AS VARCHAR), quantity)"
     render["UnitPrice"] = "coalesce(CAST(_price_dec AS VARCHAR), unitprice)"
@@ -404,24 +434,13 @@ def duck_parse_sql(lines: str) -> str:
     }
     reason = " ".join(f"WHEN {reasons[r]} THEN '{r}'" for r in REASONS)
     return f"""
-WITH src AS (
-  SELECT value AS raw_line, ingested_from,
-         coalesce(CASE WHEN json_valid(value) THEN json_type(value) = 'OBJECT' END, false) AS obj
-  FROM {lines} WHERE trim(value) <> ''
-), j AS (
-  SELECT raw_line, ingested_from, NOT obj AS _not_object,
-         CASE WHEN obj THEN json_extract_string(raw_line, {paths}) END AS vals,
-         CASE WHEN obj THEN json_type(raw_line, {paths}) END AS kinds
-  FROM src
-), f AS (
-  SELECT raw_line, ingested_from, _not_object, {fields} FROM j
-), n AS (
-  SELECT *,
+WITH n AS (
+  SELECT * EXCLUDE (_kinds, _slow),
     CASE WHEN regexp_full_match(quantity, '{_INT_TEXT[1:-1]}')
       THEN TRY_CAST(quantity AS INTEGER) END AS quantity_int,
     CASE WHEN regexp_full_match(unitprice, '{_NUMBER_TEXT[1:-1]}')
       THEN TRY_CAST(unitprice AS DECIMAL(38, 10)) END AS _price_dec
-  FROM f
+  FROM {fields}
 ), t AS (
   SELECT * EXCLUDE (_price_dec),
     CASE WHEN _price_dec IS NOT NULL THEN TRY_CAST(unitprice AS DOUBLE) END AS unitprice_double,
