@@ -53,6 +53,7 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, Any]]:
             rows.append((f"  {reason}", n))
     rows += [
         ("partitions written", summary.get("partitions_written")),
+        ("engine", summary.get("engine")),
         ("seconds", summary.get("seconds")),
     ]
     return rows

@@ -107,7 +107,7 @@ def variant(change: dict[str, Any], n: int) -> str:
 
 def edge_lines() -> list[str]:
     lines = [variant(c, i) for i, c in enumerate([*VARIANTS, *ROUNDING])]
-    lines += NON_OBJECTS + ["", "   ", lines[0], lines[0] + "   "]
+    lines += [*NON_OBJECTS, "", "   ", lines[0], lines[0] + "   "]
     # The same record with other spacing and key order: one record, one row.
     lines.append(json.dumps(dict(reversed(list(json.loads(lines[1]).items()))), indent=None))
     return lines

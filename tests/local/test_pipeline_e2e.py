@@ -1,9 +1,11 @@
-"""The local target end to end through the CLI: real files, real Spark, real DuckDB."""
+"""The local target end to end through the CLI: real files, real DuckDB (and real Spark for
+`--engine spark`)."""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -42,8 +44,7 @@ def distinct_csv_records(path: Path, encoding: str) -> int:
 
 
 @pytest.fixture
-def pipeline_home(home: Path, spark) -> Path:
-    """A home whose transform runs reuse the test session's SparkSession."""
+def pipeline_home(home: Path) -> Path:
     return home
 
 
@@ -95,13 +96,19 @@ def test_synthetic_orders_end_to_end_and_reruns_change_nothing(pipeline_home: Pa
     assert "SUCCEEDED" in runs
 
 
-def test_real_samples_replay_and_add_up_exactly(pipeline_home: Path, shared_data: Path) -> None:
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_real_samples_replay_and_add_up_exactly(
+    pipeline_home: Path, shared_data: Path, engine: str, request: pytest.FixtureRequest
+) -> None:
+    if engine == "spark":
+        request.getfixturevalue("spark")  # the test session's SparkSession, reused by the run
     home = pipeline_home
     head = shared_data / "online_retail_2010-12_head.csv"
     tail = shared_data / "online_retail_2011-12_tail.csv"
     cli(home, "generate", "--replay", str(head))
     cli(home, "generate", "--replay", str(tail), *TAIL_FORMATS)
-    cli(home, "transform", "run")
+    run = cli(home, "transform", "run", "--engine", engine).stdout
+    assert re.search(rf"│ engine +│ {engine} +│", run), run
     expected = distinct_csv_records(head, "latin-1") + distinct_csv_records(tail, "latin-1")
     transformed, quarantined = table_counts(home)
     assert transformed + quarantined == expected
@@ -115,7 +122,7 @@ def test_real_samples_replay_and_add_up_exactly(pipeline_home: Path, shared_data
     assert dates["lo"] == "2010-12-01" and dates["hi"] == "2011-12-09"
 
     cli(home, "generate", "--replay", str(head))  # replaying again doubles nothing
-    cli(home, "transform", "run")
+    cli(home, "transform", "run", "--engine", engine)
     assert table_counts(home) == (transformed, quarantined)
 
 
