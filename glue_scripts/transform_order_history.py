@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orderpipe.job import job_io
-from orderpipe.job.run import RunContext, commit_and_publish, new_run_id, run_job, summary
+from orderpipe.job.run import RunContext, commit_and_publish, glue_run_id, run_job, summary
 from orderpipe.job.spark_engine import SparkEngine
 
 # Glue ------------------------------------------------------------------------------------------
@@ -65,12 +65,6 @@ def _glue_raw_path(args: dict[str, str], glue: Any) -> str:
         return args["raw_path"]
     table = glue.get_table(DatabaseName=args["raw_database"], Name=args["raw_table"])["Table"]
     return str(table["StorageDescriptor"]["Location"])
-
-
-def glue_run_id(args: dict[str, str], started: datetime) -> str:
-    """The run's id is the JOB_RUN_ID Glue passes: its summary is `_runs/<JobRunId>.json`,
-    where `orderpipe transform status` looks for it."""
-    return job_io.check_run_id(args.get("JOB_RUN_ID") or new_run_id(started))
 
 
 def glue_main(argv: list[str]) -> dict:

@@ -6,10 +6,8 @@ orderpipe/glue_scripts); in a checkout (an editable install) they are the repo's
 
 from __future__ import annotations
 
-import importlib.util
 from importlib.resources import files
 from pathlib import Path
-from types import ModuleType
 
 PACKAGE = Path(str(files("orderpipe")))
 
@@ -24,12 +22,3 @@ TEMPLATES = _shipped("templates")
 GLUE_SCRIPT = _shipped("glue_scripts") / "transform_order_history.py"
 DATA = PACKAGE / "data"
 SAMPLE_CSV = DATA / "online_retail_sample.csv"
-
-
-def load_glue_script() -> ModuleType:
-    """The Glue entry point, imported from its file as Glue runs it (it is not a package)."""
-    spec = importlib.util.spec_from_file_location("transform_order_history", GLUE_SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

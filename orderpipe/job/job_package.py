@@ -1,6 +1,6 @@
 """The zip that travels to Glue as `--extra-py-files`: the `orderpipe.job` package folder as it
-is (every module in it) with the two stdlib-only modules it shares, plus the schema rendered as `orderpipe/job/schema.json` (Glue has no
-pydantic).
+is (every module in it) with the stdlib-only modules it shares (errors, fsutil), plus the schema
+rendered as `orderpipe/job/schema.json` (Glue has no pydantic).
 
 The zip is byte-for-byte reproducible (fixed order and timestamps), so its SHA-256 changes only
 when its content does: the aws target re-uploads it only then.

@@ -319,16 +319,16 @@ def test_the_summary_the_job_writes_under_glues_run_id_is_the_one_transform_stat
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from orderpipe import job_io
-    from orderpipe.paths import load_glue_script
+    from orderpipe.job import job_io
+    from orderpipe.job.run import glue_run_id
+    from orderpipe.job.run import summary as run_summary
 
     job_run_id = boto3.client("glue").start_job_run(JobName=NAMES.job)["JobRunId"]
-    script = load_glue_script()
     started = datetime.now(UTC)
     glue_args = {"JOB_NAME": NAMES.job, "JOB_RUN_ID": job_run_id, "lake_path": f"s3://{LAKE}/"}
     numbers = {"records_read": 1200, "transformed": 1000, "quarantined": {"cancelled": 60}}
-    summary = script._summary(
-        script.glue_run_id(glue_args, started), started, time.monotonic(),
+    summary = run_summary(
+        glue_run_id(glue_args, started), started, time.monotonic(), "spark",
         fx_rate=0.012, high_value_threshold=100.0, full_refresh=False, **numbers,
     )  # fmt: skip
     written = Path(job_io.write_summary(job_io.Files(), str(tmp_path), summary))

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from orderpipe.cli import app
 from orderpipe.fsutil import StateFileError
-from orderpipe.job_io import load_bookmark
+from orderpipe.job.job_io import load_bookmark
 
 runner = CliRunner()
 ENV = {"COLUMNS": "300", "TERM": "dumb"}

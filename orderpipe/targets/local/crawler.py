@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from orderpipe.fsutil import atomic_write
-from orderpipe.jsonlines import MAX_LINE_BYTES, loads_bounded
 from orderpipe.job.localcatalog import LocalCatalog
+from orderpipe.jsonlines import MAX_LINE_BYTES, loads_bounded
 from orderpipe.settings import RAW_PREFIX
 from orderpipe.targets.base import CrawlResult
 
