@@ -242,8 +242,9 @@ class LocalTarget(Target):
 
     def lake_files(self) -> dict[str, list[str]]:
         """Each lake table's current data files, as the catalog points at them (a reader that
-        follows the catalog sees each partition's old or new version, never both)."""
-        from orderpipe.job.job_io import DATA_FILE, Files, join
+        follows the catalog sees each partition's old or new version, never both). Locations
+        are taken relative to this home's lake, so a moved or copied home still reads."""
+        from orderpipe.job.job_io import DATA_FILE, Files
 
         found: dict[str, list[str]] = {}
         for table, entry in self.catalog.tables(self.names.database).items():
@@ -251,21 +252,16 @@ class LocalTarget(Target):
                 continue
             locations = entry.get("locations", {})
             for part in entry.get("partitions", []):
+                folder = self.bucket("lake") / table / part
                 if part in locations:
-                    found.setdefault(table, []).append(join(locations[part], DATA_FILE))
+                    version = locations[part].rstrip("/").rsplit("/", 1)[-1]
+                    found.setdefault(table, []).append(str(folder / version / DATA_FILE))
                 else:  # registered before versions: the files in the partition folder
-                    folder = join(entry["location"], part)
-                    names = Files().children(folder, dirs=False)
+                    names = Files().children(str(folder), dirs=False)
                     found.setdefault(table, []).extend(
-                        join(folder, n) for n in names if n.endswith(".parquet")
+                        str(folder / n) for n in names if n.endswith(".parquet")
                     )
         return found
-
-    def lag(self) -> dict[str, Any]:
-        from orderpipe.targets.local.status import lag
-
-        return lag(crawler.raw_objects(self.bucket("raw")), self.transform_runs(20),
-                   self.names.delivery_stream)  # fmt: skip
 
     # status --------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
