@@ -33,7 +33,8 @@ from orderpipe.job.transform import (
 
 BATCH_BYTES = 64 << 20  # decoded text handed to DuckDB at a time
 _DUCK_TYPES = {"string": "VARCHAR", "integer": "INTEGER", "double": "DOUBLE", "date": "DATE",
-               "timestamp": "TIMESTAMPTZ", "boolean": "BOOLEAN"}  # fmt: skip
+               "timestamp": "TIMESTAMP", "boolean": "BOOLEAN"}  # fmt: skip
+# (Timestamps are UTC wall-clock times, read back as a plain TIMESTAMP like Spark's INT96.)
 # Kept as they are in a java.net.URI path: unreserved, punctuation, and non-ASCII "other" chars.
 _URI_SAFE = frozenset("/-_.!~*'(),;:$&+=@")
 

@@ -46,8 +46,6 @@ class SparkEngine:
     def __init__(self, spark: Any) -> None:
         self.spark = spark
         spark.conf.set("spark.sql.session.timeZone", "UTC")
-        # INT64 microseconds, as DuckDB writes them (Spark's default INT96 is legacy).
-        spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
 
     def files_for(self, root: str) -> job_io.Files:
         return job_io.open_files(self.spark, root)

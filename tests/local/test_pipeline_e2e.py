@@ -96,7 +96,7 @@ def test_synthetic_orders_end_to_end_and_reruns_change_nothing(pipeline_home: Pa
     assert "SUCCEEDED" in runs
 
 
-@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
 def test_real_samples_replay_and_add_up_exactly(
     pipeline_home: Path, shared_data: Path, engine: str, request: pytest.FixtureRequest
 ) -> None:
@@ -108,7 +108,7 @@ def test_real_samples_replay_and_add_up_exactly(
     cli(home, "generate", "--replay", str(head))
     cli(home, "generate", "--replay", str(tail), *TAIL_FORMATS)
     run = cli(home, "transform", "run", "--engine", engine).stdout
-    assert re.search(rf"│ engine +│ {engine} +│", run), run
+    assert re.search(rf"│ engine +│ +{engine} +│", run), run
     expected = distinct_csv_records(head, "latin-1") + distinct_csv_records(tail, "latin-1")
     transformed, quarantined = table_counts(home)
     assert transformed + quarantined == expected

@@ -26,16 +26,19 @@ def _neutral_type(duck_type: str) -> str:
 
 def connect(lake: Path, files: dict[str, list[str]] | None = None) -> Any:
     """An in-memory DuckDB with one view per lake table (an empty table when no data yet).
-    `files`: each table's current data files, as the catalog points at them; without it,
-    every Parquet file under the table's folder."""
+    `files`: each table's current data files, as the catalog points at them; for a table it
+    does not list, every Parquet file under the table's folder."""
     import duckdb
 
     con = duckdb.connect(":memory:")
     for table, model in TABLE_MODELS.items():
         cols = columns(model)
-        paths = files.get(table, []) if files is not None else []
-        if files is None and any((lake / table).rglob("*.parquet")):
+        if files is not None and table in files:
+            paths = files[table]
+        elif any((lake / table).rglob("*.parquet")):  # a lake written without a catalog
             paths = [str(lake / table / "**" / "*.parquet")]
+        else:
+            paths = []
         if paths:
             hive_types = {c["name"]: _DUCK_TYPES[c["spark"]] for c in cols if c["partition"]}
             listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)  # our paths

@@ -251,16 +251,15 @@ class LocalTarget(Target):
             if table == self.names.raw_table:
                 continue
             locations = entry.get("locations", {})
+            found[table] = []
             for part in entry.get("partitions", []):
                 folder = self.bucket("lake") / table / part
                 if part in locations:
                     version = locations[part].rstrip("/").rsplit("/", 1)[-1]
-                    found.setdefault(table, []).append(str(folder / version / DATA_FILE))
+                    found[table].append(str(folder / version / DATA_FILE))
                 else:  # registered before versions: the files in the partition folder
                     names = Files().children(str(folder), dirs=False)
-                    found.setdefault(table, []).extend(
-                        str(folder / n) for n in names if n.endswith(".parquet")
-                    )
+                    found[table] += [str(folder / n) for n in names if n.endswith(".parquet")]
         return found
 
     # status --------------------------------------------------------------------------------------
