@@ -3,7 +3,7 @@ engine (`--engine spark`, JVM start included) and the floor — bare DuckDB SQL 
 the same raw files (no merge, no quarantine, no bookmark) — at 200k, 1M and 4M synthetic orders.
 Each runs in its own process, so its peak RSS is measured too.
 
-    .venv/bin/python bench/transform.py [--sizes 200000,1000000,4000000] [--no-spark]
+    .venv/bin/python bench/transform.py [--sizes 200000,1000000,4000000] [--spark-max N]
                                         [--workdir .bench/transform]
 
 Goals: default engine within 2× the floor at 1M; 4M / 1M ≤ 4.4; Spark no slower than before.
@@ -112,7 +112,12 @@ def floor(raw: Path, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="200000,1000000,4000000")
-    parser.add_argument("--no-spark", action="store_true")
+    parser.add_argument(
+        "--spark-max",
+        type=int,
+        default=4_000_000,
+        help="run --engine spark only up to this many orders (0: never)",
+    )
     parser.add_argument("--workdir", type=Path, default=Path(".bench/transform"))
     parser.add_argument("--floor", nargs=2, type=Path, help=argparse.SUPPRESS)
     ns = parser.parse_args()
@@ -134,7 +139,7 @@ def main() -> None:
                                         str(work / "floor-out")],
             "duckdb (default)": transform_run(home, "duckdb"),
         }  # fmt: skip
-        if not ns.no_spark:
+        if rows <= ns.spark_max:
             runs["spark (--engine spark)"] = transform_run(home, "spark")
         for engine, command in runs.items():
             took, rss = measured(command)

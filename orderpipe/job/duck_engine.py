@@ -8,9 +8,11 @@ memory limit; the merge with the lake and the staged write happen in DuckDB too.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -51,49 +53,99 @@ def file_uri(path: str) -> str:
     )
 
 
-def read_lines(path: str) -> list[str]:
-    """The lines of one raw object as Spark's text reader yields them."""
-    data = Path(path).read_bytes()
-    if path.endswith(".gz"):
-        data = _gunzip(data)
+@dataclass(frozen=True)
+class Unreadable:
+    """A part of a raw object that cannot be read: quarantined as `unreadable`."""
+
+    ingested_from: str
+    raw_line: str  # what could be seen of it, escaped
+    recordid: str
+
+
+_WHITESPACE = b" \t\n\x0b\f\r"
+_CHUNK = 1 << 20
+
+
+def read_object(path: str) -> tuple[list[str], list[Unreadable]]:
+    """The lines of one raw object as Spark's text reader yields them, and what cannot be read:
+    a gzip stream cut short or corrupt (everything before the damage is kept) and lines that
+    are not UTF-8 (kept byte-exact in their recordid, shown escaped)."""
+    raw = Path(path).read_bytes()
+    uri = file_uri(path)
+    data, problem = _gunzip(raw) if path.endswith(".gz") else (raw, None)
+    bad: list[Unreadable] = []
+    if problem is not None:  # the cut-off last line goes with the damage
+        cut = data.rfind(b"\n") + 1
+        data, partial = data[:cut], data[cut:]
+        shown = f"[{problem}] {partial.decode('utf-8', 'backslashreplace')}".rstrip()
+        digest = hashlib.sha256(raw).hexdigest()
+        bad.append(Unreadable(uri, shown, _sha(f"v1|unreadable:{digest}".encode())))
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    text = data.decode("utf-8", errors="replace")
-    lines = text.split("\n")
+    try:
+        lines = data.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        lines = []
+        for line in data.split(b"\n"):
+            try:
+                lines.append(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                shown = line.decode("utf-8", "backslashreplace")
+                bad.append(Unreadable(uri, shown, _sha(b"v1|line:" + line.rstrip(_WHITESPACE))))
     if lines and lines[-1] == "":
         lines.pop()
-    return lines
+    return lines, bad
 
 
-def _gunzip(data: bytes) -> bytes:
-    """All gzip members, concatenated (as Hadoop's codec reads them)."""
-    out, rest = [], data
-    while rest:
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _gunzip(data: bytes) -> tuple[bytes, str | None]:
+    """All gzip members, concatenated (as Hadoop's codec reads them), and what went wrong if the
+    stream is cut short or corrupt — with everything decoded before that point."""
+    out: list[bytes] = []
+    start = 0
+    while start < len(data):
         inflater = zlib.decompressobj(wbits=31)
-        out.append(inflater.decompress(rest))
-        rest = inflater.unused_data
+        position = start
+        try:
+            while position < len(data) and not inflater.eof:
+                out.append(inflater.decompress(data[position : position + _CHUNK]))
+                position += _CHUNK
+        except zlib.error:
+            return b"".join(out), f"not readable as gzip after {len(b''.join(out)):,} bytes"
         if not inflater.eof:
-            break
-    return b"".join(out)
+            out.append(inflater.flush())
+            return b"".join(out), f"gzip data cut short after {len(b''.join(out)):,} bytes"
+        start = len(data) - len(inflater.unused_data)
+    return b"".join(out), None
 
 
-def _batches(paths: list[str]) -> Iterator[Any]:
-    """Arrow tables of (`value`, `ingested_from`), about BATCH_BYTES of text each."""
+def _batches(paths: list[str]) -> Iterator[tuple[Any, list[Unreadable]]]:
+    """Arrow tables of (`value`, `ingested_from`), about BATCH_BYTES of text each, with the
+    unreadable parts of their objects."""
     import pyarrow as pa
 
     values: list[str] = []
     sources: list[Any] = []
+    bad: list[Unreadable] = []
     size = 0
     for path in paths:
-        lines = read_lines(path)
+        lines, unreadable = read_object(path)
         values += lines
+        bad += unreadable
         sources.append(pa.repeat(pa.scalar(file_uri(path), pa.string()), len(lines)))
         size += sum(map(len, lines))
         if size >= BATCH_BYTES:
-            yield pa.table({"value": values, "ingested_from": pa.concat_arrays(sources)})
-            values, sources, size = [], [], 0
-    if values:
-        yield pa.table({"value": values, "ingested_from": pa.concat_arrays(sources)})
+            yield pa.table({"value": values, "ingested_from": pa.concat_arrays(sources)}), bad
+            values, sources, bad, size = [], [], [], 0
+    if values or bad:
+        table = pa.table(
+            {"value": pa.array(values, pa.string()),
+             "ingested_from": pa.concat_arrays(sources) if sources else pa.array([], pa.string())}
+        )  # fmt: skip
+        yield table, bad
 
 
 def connect(temp_dir: Path | None, memory_limit: str | None) -> Any:
@@ -137,10 +189,20 @@ class DuckEngine:
     def _process(self, con: Any, paths: list[str], ctx: RunContext) -> dict[str, Any]:
         empty = "(SELECT ''::VARCHAR AS value, ''::VARCHAR AS ingested_from WHERE false)"
         con.execute(f"CREATE TEMP TABLE fields AS {duck_fields_sql(empty)}")
-        for batch in _batches(paths):
+        bad: dict[str, Unreadable] = {}  # one per recordid: the smallest (ingested_from, line)
+        bad_read = 0
+        for batch, unreadable in _batches(paths):
             con.register("batch", batch)
             con.execute(f"INSERT INTO fields {duck_fields_sql('batch')}")
             con.unregister("batch")
+            for part in unreadable:
+                kept = bad.get(part.recordid)
+                if kept is None or (part.ingested_from, part.raw_line) < (
+                    kept.ingested_from,
+                    kept.raw_line,
+                ):
+                    bad[part.recordid] = part
+            bad_read += len(unreadable)
         if con.execute("SELECT bool_or(_slow) FROM fields").fetchone()[0]:
             con.execute(duck_java_numbers_sql("fields"))
         parsed = f"({duck_parse_sql('fields')})"
@@ -149,6 +211,7 @@ class DuckEngine:
         records_read, distinct = con.execute(
             "SELECT coalesce(sum(copies), 0), count(*) FROM records"
         ).fetchone()
+        records_read, distinct = records_read + bad_read, distinct + len(bad)
         quarantined_at = ctx.started.strftime("%Y-%m-%d %H:%M:%S.%f+00")
         outputs = {
             TRANSFORMED_TABLE: duck_transformed_sql(
@@ -162,6 +225,8 @@ class DuckEngine:
             con.execute(
                 f"CREATE TEMP TABLE new_{table} AS SELECT {_typed(table)} FROM ({outputs[table]})"
             )
+            if table == QUARANTINE_TABLE and bad:
+                self._add_unreadable(con, list(bad.values()), quarantined_at)
             touched = con.execute(
                 f"SELECT {', '.join(cols)}, count(*) FROM new_{table} GROUP BY ALL"
             ).fetchall()
@@ -174,7 +239,7 @@ class DuckEngine:
             f"SELECT recordid FROM read_parquet({_list(list(f))})" for f in old_files.values() if f
         ]
         if known:
-            con.execute(f"CREATE TEMP TABLE known AS {' UNION ALL '.join(known)}")
+            reading_lake(con, f"CREATE TEMP TABLE known AS {' UNION ALL '.join(known)}")
             for table in TABLES:
                 cols = partition_columns(table)
                 con.execute(
@@ -200,6 +265,24 @@ class DuckEngine:
             transformed=sum(new_rows[TRANSFORMED_TABLE].values()),
             quarantined={k[0]: n for k, n in new_rows[QUARANTINE_TABLE].items()},
         )
+
+    def _add_unreadable(self, con: Any, parts: list[Unreadable], quarantined_at: str) -> None:
+        import pyarrow as pa
+
+        rows = pa.table(
+            {
+                "raw_line": [p.raw_line for p in parts],
+                "recordid": [p.recordid for p in parts],
+                "ingested_from": [p.ingested_from for p in parts],
+            }
+        )
+        con.register("unreadable", rows)
+        con.execute(
+            f"INSERT INTO new_{QUARANTINE_TABLE} BY NAME SELECT *, "
+            f"CAST({_sql_str(quarantined_at)} AS TIMESTAMPTZ)::TIMESTAMP AS quarantined_at, "
+            "'unreadable' AS reason FROM unreadable"
+        )
+        con.unregister("unreadable")
 
     def _lake_files(
         self, ctx: RunContext, table: str, partitions: dict[tuple[str, ...], int]
@@ -230,12 +313,27 @@ class DuckEngine:
             )
         out = job_io.join(ctx.lake_path, job_io.STAGING, ctx.run_id, table)
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        con.execute(
+        reading_lake(
+            con,
             f"COPY (SELECT {_typed(table)} FROM ({source})) TO {_sql_str(out)} "
             f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({', '.join(cols)}), "
-            "OVERWRITE_OR_IGNORE true)"
+            "OVERWRITE_OR_IGNORE true)",
         )
         _respell_partitions(Path(out), len(cols))
+
+
+def reading_lake(con: Any, sql: str) -> None:
+    """Run a statement that reads lake files; a damaged one is one sentence naming it."""
+    import duckdb
+
+    try:
+        con.execute(sql)
+    except duckdb.InvalidInputException as exc:
+        reason = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
+        raise RuntimeError(
+            f"a lake file is unreadable ({reason}); run `orderpipe transform run --full-refresh` "
+            "to rebuild the lake from raw."
+        ) from None
 
 
 def _respell_partitions(root: Path, depth: int) -> None:

@@ -41,6 +41,7 @@ REASONS = (
     "non_positive_price",
     "missing_customer",
     "bad_timestamp",
+    "unreadable",  # the part of a raw object that cannot be read (never from a parsed line)
 )
 
 # The two InvoiceDate shapes accepted, in Spark datetime patterns.
@@ -432,7 +433,7 @@ def duck_parse_sql(fields: str) -> str:
         "missing_customer": "blank(customerid)",
         "bad_timestamp": "invoicetimestamp IS NULL",
     }
-    reason = " ".join(f"WHEN {reasons[r]} THEN '{r}'" for r in REASONS)
+    reason = " ".join(f"WHEN {check} THEN '{r}'" for r, check in reasons.items())
     return f"""
 WITH n AS (
   SELECT * EXCLUDE (_kinds, _slow),
