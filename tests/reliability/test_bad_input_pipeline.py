@@ -8,7 +8,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from orderpipe.cli import app
@@ -52,16 +51,7 @@ def test_crawl_survives_nested_huge_and_truncated_objects(home: Path) -> None:
                        "unitprice": "double", "country": "string"}  # fmt: skip
 
 
-@pytest.fixture
-def pipeline_home(home: Path, spark) -> Path:
-    """A home whose transform runs reuse the test session's SparkSession."""
-    return home
-
-
-def test_bad_rows_end_in_quarantine_and_markup_in_values_prints(
-    pipeline_home: Path, tmp_path: Path
-) -> None:
-    home = pipeline_home
+def test_bad_rows_end_in_quarantine_and_markup_in_values_prints(home: Path, tmp_path: Path) -> None:
     orders = tmp_path / "orders.csv"
     orders.write_text(
         f"{HEADER}\n"
@@ -90,7 +80,7 @@ def test_bad_rows_end_in_quarantine_and_markup_in_values_prints(
 
 
 def test_transform_on_a_full_disk_is_one_sentence(
-    pipeline_home: Path, small_disk: Path, fill: Callable[[Path], Path]
+    small_disk: Path, fill: Callable[[Path], Path]
 ) -> None:
     home = small_disk / "home"
     cli(home, "generate", "--count", "200", "--seed", "3")
