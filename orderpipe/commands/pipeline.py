@@ -108,7 +108,16 @@ def transform_run(
     summary = run_transform(target, params, wait)
     title = f"Transform run {summary.get('run_id', '')}"
     if summary.get("transformed") is not None:
-        console.out.print(key_values(title, summary_rows(summary)))
+        from orderpipe.shipper import dead_letters
+
+        # Lines the agent set aside never reach raw; the accounting still names them.
+        held, folder = dead_letters(target.state_dir / "agent")
+        rows = summary_rows(summary)
+        if held:
+            rows.append(("set aside by the agent (all runs)", held))
+        console.out.print(key_values(title, rows))
+        if held:
+            console.info(f"{held:,} line(s) over Firehose's record limit are kept in {folder}.")
     else:  # still running (--no-wait), or the job wrote no summary
         state = [("state", summary.get("state")), ("seconds", summary.get("seconds"))]
         console.out.print(key_values(title, state))

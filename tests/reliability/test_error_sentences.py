@@ -105,6 +105,8 @@ def test_dead_letters_are_counted_and_invalid_utf8_passes_byte_exact(home: Path)
     assert row["state"] == "1 line(s)" and str(folder) in row["detail"]
     cli(home, "ship")  # shipping again changes nothing
     assert dead_letters(home / "state" / "agent")[0] == 1
+    run = said(cli(home, "transform", "run"))  # the run's accounting names the line set aside
+    assert "set aside by the agent (all runs) │ 1" in run and str(folder) in run
 
 
 @pytest.mark.parametrize(
