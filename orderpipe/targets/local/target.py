@@ -262,6 +262,12 @@ class LocalTarget(Target):
                     found[table] += [str(folder / n) for n in names if n.endswith(".parquet")]
         return found
 
+    def lag(self) -> dict[str, Any]:
+        from orderpipe.targets.local.status import lag
+
+        return lag(crawler.raw_objects(self.bucket("raw")), self.transform_runs(20),
+                   self.names.delivery_stream)  # fmt: skip
+
     # status --------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         from orderpipe.targets.local.status import collect
