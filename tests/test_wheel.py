@@ -113,3 +113,21 @@ def test_the_generator_package_for_ec2_builds_from_the_installed_wheel(
         "print(orderpipe.__file__)"
     )
     assert str(instance) in run(python, "-c", check, cwd=tmp_path)
+
+
+def test_the_wheel_carries_every_template_script_and_data_file(installed: Path) -> None:
+    """A file added under templates/, glue_scripts/ or orderpipe/data must reach the wheel
+    (setup.py and pyproject.toml's package-data list them)."""
+    where = run(installed / "python", "-c", "import orderpipe; print(orderpipe.__file__)",
+                cwd=installed)  # fmt: skip
+    package = Path(where.strip()).parent
+    shipped = {"templates": "templates", "glue_scripts": "glue_scripts", "orderpipe/data": "data"}
+    missing = [
+        str(path.relative_to(REPO))
+        for folder, inside in shipped.items()
+        for path in (REPO / folder).rglob("*")
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and not (package / inside / path.relative_to(REPO / folder)).is_file()
+    ]
+    assert missing == []
