@@ -28,6 +28,7 @@ from orderpipe.job.transform import (
     duck_java_numbers_sql,
     duck_parse_sql,
     duck_quarantined_sql,
+    duck_str,
     duck_transformed_sql,
     output_columns,
     partition_columns,
@@ -221,16 +222,12 @@ class DuckEngine:
         }
         new_rows: dict[str, dict[tuple[str, ...], int]] = {}
         for table in TABLES:
-            cols = partition_columns(table)
             con.execute(
                 f"CREATE TEMP TABLE new_{table} AS SELECT {_typed(table)} FROM ({outputs[table]})"
             )
             if table == QUARANTINE_TABLE and bad:
                 self._add_unreadable(con, list(bad.values()), quarantined_at)
-            touched = con.execute(
-                f"SELECT {', '.join(cols)}, count(*) FROM new_{table} GROUP BY ALL"
-            ).fetchall()
-            new_rows[table] = {tuple(r[:-1]): int(r[-1]) for r in touched}
+            new_rows[table] = _rows_per_partition(con, table)
 
         old_files = {
             t: ({} if ctx.full_refresh else self._lake_files(ctx, t, new_rows[t])) for t in TABLES
@@ -241,14 +238,10 @@ class DuckEngine:
         if known:
             reading_lake(con, f"CREATE TEMP TABLE known AS {' UNION ALL '.join(known)}")
             for table in TABLES:
-                cols = partition_columns(table)
                 con.execute(
                     f"DELETE FROM new_{table} WHERE recordid IN (SELECT recordid FROM known)"
                 )
-                rows = con.execute(
-                    f"SELECT {', '.join(cols)}, count(*) FROM new_{table} GROUP BY ALL"
-                ).fetchall()
-                new_rows[table] = {tuple(r[:-1]): int(r[-1]) for r in rows}
+                new_rows[table] = _rows_per_partition(con, table)
 
         for table in TABLES:
             if new_rows[table]:
@@ -279,7 +272,7 @@ class DuckEngine:
         con.register("unreadable", rows)
         con.execute(
             f"INSERT INTO new_{QUARANTINE_TABLE} BY NAME SELECT *, "
-            f"CAST({_sql_str(quarantined_at)} AS TIMESTAMPTZ)::TIMESTAMP AS quarantined_at, "
+            f"CAST({duck_str(quarantined_at)} AS TIMESTAMPTZ)::TIMESTAMP AS quarantined_at, "
             "'unreadable' AS reason FROM unreadable"
         )
         con.unregister("unreadable")
@@ -301,7 +294,7 @@ class DuckEngine:
         source = f"SELECT * FROM new_{table}"
         if old:
             values = ", ".join(
-                "(" + ", ".join(_sql_str(v) for v in (path, *vals)) + ")"
+                "(" + ", ".join(duck_str(v) for v in (path, *vals)) + ")"
                 for path, vals in old.items()
             )
             data_cols = [n for n, _ in output_columns(table) if n not in cols]
@@ -315,11 +308,18 @@ class DuckEngine:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         reading_lake(
             con,
-            f"COPY (SELECT {_typed(table)} FROM ({source})) TO {_sql_str(out)} "
+            f"COPY (SELECT {_typed(table)} FROM ({source})) TO {duck_str(out)} "
             f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({', '.join(cols)}), "
             "OVERWRITE_OR_IGNORE true)",
         )
         _respell_partitions(Path(out), len(cols))
+
+
+def _rows_per_partition(con: Any, table: str) -> dict[tuple[str, ...], int]:
+    """Row count per partition of a run's new rows of `table`."""
+    cols = ", ".join(partition_columns(table))
+    rows = con.execute(f"SELECT {cols}, count(*) FROM new_{table} GROUP BY ALL").fetchall()
+    return {tuple(r[:-1]): int(r[-1]) for r in rows}
 
 
 def reading_lake(con: Any, sql: str) -> None:
@@ -354,9 +354,5 @@ def _respell_partitions(root: Path, depth: int) -> None:
         level = nxt
 
 
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _list(paths: list[str]) -> str:
-    return "[" + ", ".join(_sql_str(p) for p in paths) + "]"
+    return "[" + ", ".join(duck_str(p) for p in paths) + "]"

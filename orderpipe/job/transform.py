@@ -359,7 +359,7 @@ END;
 """
 
 
-def _duck_str(text: str) -> str:
+def duck_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -377,10 +377,10 @@ def duck_timestamp_sql(text: str) -> str:
 def duck_region_sql(country: str) -> str:
     """region_expr as a CASE over the same table."""
     arms = " ".join(
-        f"WHEN {country} IN ({', '.join(_duck_str(c) for c in names)}) THEN {_duck_str(region)}"
+        f"WHEN {country} IN ({', '.join(duck_str(c) for c in names)}) THEN {duck_str(region)}"
         for region, names in REGIONS.items()
     )
-    return f"CASE {arms} ELSE {_duck_str(OTHER_REGION)} END"
+    return f"CASE {arms} ELSE {duck_str(OTHER_REGION)} END"
 
 
 def duck_fields_sql(lines: str) -> str:
@@ -489,6 +489,6 @@ def duck_quarantined_sql(records: str, *, quarantined_at: str) -> str:
     raw = ", ".join(name.lower() for name in RAW_FIELDS)
     return f"""
 SELECT {raw}, CASE WHEN reason = 'malformed' THEN raw_line END AS raw_line, recordid,
-  ingested_from, CAST({_duck_str(quarantined_at)} AS TIMESTAMPTZ) AS quarantined_at, reason
+  ingested_from, CAST({duck_str(quarantined_at)} AS TIMESTAMPTZ) AS quarantined_at, reason
 FROM {records} WHERE reason IS NOT NULL
 """
