@@ -1,7 +1,8 @@
-"""A raw object that cannot be fully read never blocks the job (DuckDB engine): every line that
-can be read lands in the tables, the rest is quarantined as `unreadable` with the object's name;
-invalid UTF-8 keeps two lines that differ in one byte apart. A corrupt lake file is one sentence,
-and a full refresh rebuilds the lake from raw."""
+"""The DuckDB engine against damage, and the lake's versions. A raw object that cannot be fully
+read never blocks the job: every line that can be read lands in the tables, the rest is
+quarantined as `unreadable` with the object's name; invalid UTF-8 keeps two lines that differ in
+one byte apart. A corrupt lake file is one sentence, and a full refresh rebuilds the lake from
+raw. A partition's old version stays for the grace period, then goes."""
 
 from __future__ import annotations
 
@@ -95,3 +96,19 @@ def test_a_corrupt_lake_file_is_one_sentence_and_a_full_refresh_repairs_it(
         run(raw, lake)
     assert victim in str(failure.value) and "\n" not in str(failure.value)
     assert run(raw, lake, full_refresh=True)["state"] == "SUCCEEDED"
+
+
+def test_old_versions_stay_for_the_grace_period_then_go(raw: Path, tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    run(raw, lake)
+    part = lake / "transformed_orders" / "country_partition=France" / "date_partition=2011-12-09"
+    hour = raw / "raw" / "year=2011" / "month=12" / "day=09" / "hour=12"
+    (hour / "e-more.ndjson").write_bytes(order(1000))
+    run(raw, lake)  # default grace: the version a running query may read stays
+    assert len([v for v in part.iterdir() if v.name.startswith("v")]) == 2
+    (hour / "f-more.ndjson").write_bytes(order(1001))
+    run(raw, lake, grace_seconds=0)
+    (current,) = [v for v in part.iterdir()]
+    catalog = json.loads((lake.parent / "catalog.json").read_text())
+    table = catalog["databases"]["orderpipe"]["tables"]["transformed_orders"]
+    assert table["locations"][str(part.relative_to(lake / "transformed_orders"))] == str(current)
