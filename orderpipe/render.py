@@ -25,6 +25,13 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+class ReportFormat(StrEnum):
+    """`--format` of a command that prints one report (status): no CSV shape for it."""
+
+    table = "table"
+    json = "json"
+
+
 def plain(value: Any) -> Any:
     """A value as JSON wants it: numbers as numbers, dates as YYYY-MM-DD, times ISO-8601,
     intervals as ISO-8601 durations (`P1DT2H`), bytes as text; anything else JSON lacks as text."""

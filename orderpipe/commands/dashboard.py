@@ -11,7 +11,7 @@ from rich.table import Table
 
 from orderpipe import console
 from orderpipe.commands import settings_of
-from orderpipe.render import OutputFormat
+from orderpipe.render import ReportFormat
 
 dashboard_app = typer.Typer(
     help="QuickSight and CloudWatch dashboards of the aws stack (locally: `orderpipe report`).",
@@ -74,18 +74,14 @@ def dashboard_down(ctx: typer.Context) -> None:
 @dashboard_app.command("status")
 def dashboard_status(
     ctx: typer.Context,
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = (
-        OutputFormat.table
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="table or json.")] = (
+        ReportFormat.table
     ),
 ) -> None:
     """Each dashboard resource and its state: ok, missing or drift."""
-    from orderpipe.errors import UsageError
-
-    if fmt is OutputFormat.csv:
-        raise UsageError("dashboard status --format takes table or json.")
     _, dashboards = _dashboards(ctx)
     report = dashboards.status()
-    if fmt is OutputFormat.json:
+    if fmt is ReportFormat.json:
         console.out.file.write(json.dumps(report) + "\n")
         return
     table = Table(title=f"Dashboards of stack {report['stack']!r}", title_justify="left",

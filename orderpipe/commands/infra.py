@@ -11,7 +11,7 @@ from rich.table import Table
 
 from orderpipe import console
 from orderpipe.commands import settings_of
-from orderpipe.render import OutputFormat, plain, text_table
+from orderpipe.render import ReportFormat, plain, text_table
 from orderpipe.targets.base import Action
 
 
@@ -167,14 +167,14 @@ def runs_table(runs: list[dict[str, Any]], title: str = "Transform runs") -> Tab
 def status(
     ctx: typer.Context,
     fmt: Annotated[
-        OutputFormat, typer.Option("--format", help="table or json.")
-    ] = OutputFormat.table,
+        ReportFormat, typer.Option("--format", help="table or json.")
+    ] = ReportFormat.table,
 ) -> None:
     """Every resource and its state, the last runs, counts and freshness."""
     from orderpipe.targets import get_target
 
     report = get_target(settings_of(ctx)).status()
-    if fmt is OutputFormat.json:
+    if fmt is ReportFormat.json:
         console.out.file.write(json.dumps(report, default=plain, indent=1) + "\n")
         return
     rows = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,21 +21,21 @@ def invoke(*args: str, **env: str):
     return runner.invoke(app, list(args), env={**ENV, **env})
 
 
-def test_help_lists_every_command() -> None:
+def test_help_lists_every_command_with_its_own_help_line() -> None:
+    """Each command on a line of its own, beside the first line of its own help."""
+    import typer.main
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    assert set(commands) == {
+        "up", "down", "status", "generate", "ship", "crawl", "run", "demo", "transform",
+        "schedule", "report", "query", "dashboard",
+    }  # fmt: skip
     result = invoke("--help")
     assert result.exit_code == 0, result.output
-    for command in (
-        "up",
-        "down",
-        "status",
-        "generate",
-        "ship",
-        "crawl",
-        "transform",
-        "query",
-        "demo",
-    ):
-        assert command in result.output
+    lines = [line.strip("│ ") for line in result.output.splitlines()]
+    for name, command in commands.items():
+        first_line = (command.help or "").splitlines()[0]
+        assert f"{name:<10} {first_line}" in lines, name
 
 
 def test_help_does_not_import_heavy_modules() -> None:
@@ -52,8 +53,8 @@ def test_help_does_not_import_heavy_modules() -> None:
 
 def test_unknown_option_is_a_usage_error_without_traceback() -> None:
     result = invoke("up", "--no-such-flag")
-    assert result.exit_code == 2
-    assert "Traceback" not in result.output
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert "No such option: --no-such-flag" in result.stderr
 
 
 def test_bad_stack_name_is_a_usage_error(home: Path) -> None:
@@ -64,9 +65,15 @@ def test_bad_stack_name_is_a_usage_error(home: Path) -> None:
 
 def test_our_errors_are_one_sentence_and_exit_1(home: Path) -> None:
     result = invoke("--home", str(home), "query", "top-orders")
-    assert result.exit_code == 1
-    assert "no pipeline at" in result.output
-    assert "Traceback" not in result.output
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # not a crash
+    assert "no pipeline at" in result.stderr and result.stdout == ""
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_the_traceback_on_stderr(home: Path) -> None:
+    result = invoke("--debug", "--home", str(home), "query", "top-orders")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "Traceback" in result.stderr and "no pipeline at" in result.stderr
 
 
 def test_unknown_query_lists_the_known_ones(home: Path) -> None:
@@ -87,8 +94,6 @@ def test_config_precedence_flag_over_env_over_file_over_default(home: Path) -> N
     assert load_settings().stack == "orderpipe"
     Path("orderpipe.toml").write_text('stack = "fromfile"\nregion = "eu-west-1"\n')
     assert load_settings().stack == "fromfile"
-    import os
-
     os.environ["ORDERPIPE_STACK"] = "fromenv"
     try:
         assert load_settings().stack == "fromenv"
@@ -131,3 +136,46 @@ def test_down_keep_data_keeps_buckets_and_logs(home: Path) -> None:
     assert invoke("--home", str(home), "down", "--yes", "--keep-data").exit_code == 0
     assert (home / "logs").is_dir() and (home / "buckets").is_dir()
     assert not (home / "state").exists()
+
+
+def test_status_format_takes_only_table_or_json(home: Path) -> None:
+    result = invoke("--home", str(home), "status", "--format", "csv")
+    assert result.exit_code == 2 and "'csv' is not one of 'table', 'json'" in result.stderr
+
+
+def test_up_dry_run_prints_the_plan_and_creates_nothing(home: Path) -> None:
+    result = invoke("--home", str(home), "up", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "7 change(s) planned; --dry-run" in result.stderr and "orderpipe-raw" in result.stderr
+    assert not home.exists()
+
+
+def test_query_list_names_each_query_with_its_parameters() -> None:
+    from orderpipe import queries
+
+    result = invoke("query", "list")
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if "│" in line}
+    assert set(rows) == set(queries.load())
+    assert "limit=10" in rows["top-orders"]
+
+
+def test_home_and_target_flags_beat_their_environment_variables(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orderpipe.settings import load_settings
+
+    env_home = home.parent / "from-env"
+    assert invoke("up", ORDERPIPE_HOME=str(env_home)).exit_code == 0
+    assert (env_home / "logs").is_dir() and not home.exists()
+    assert invoke("--home", str(home), "up", ORDERPIPE_HOME=str(env_home)).exit_code == 0
+    assert (home / "logs").is_dir()
+
+    Path("orderpipe.toml").write_text('target = "aws"\n')
+    assert load_settings().target == "aws"
+    monkeypatch.setenv("ORDERPIPE_TARGET", "local")
+    assert load_settings().target == "local"  # the variable beats the file
+    assert load_settings(target="aws").target == "aws"  # the flag beats the variable
+    result = invoke("--target", "local", "--home", str(home), "status", "--format", "json",
+                    ORDERPIPE_TARGET="aws")  # fmt: skip
+    assert result.exit_code == 0 and json.loads(result.stdout)["target"] == "local"
