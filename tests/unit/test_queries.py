@@ -16,11 +16,27 @@ def test_the_six_named_queries_exist() -> None:
     assert set(queries.load()) >= REQUIRED
 
 
-@pytest.mark.parametrize("name", sorted(queries.load()))
-def test_each_named_query_parses_as_athena_sql(name: str) -> None:
-    sql, values = queries.resolve(queries.load()[name], {})
-    assert sqlglot.parse_one(sql, read="athena") is not None
-    assert sql.count("?") == len(values)
+# The columns users script against (`--format json` keys) and `orderpipe report` reads.
+COLUMNS = {
+    "top-orders": "invoiceno customerid country invoicedate lines items totalusd",
+    "regional-revenue": "region invoices customers revenueusd revenuepct",
+    "peak-hours": "hour invoices lines revenueusd",
+    "country-performance": "country region invoices revenueusd avginvoiceusd highpct",
+    "missing-data": "reason records example",
+    "duplicates": "orderid invoiceno stockcode rows_ distinctrecords",
+    "kpis": "revenueusd invoices customers avginvoiceusd lines highpct quarantined quarantinepct"
+    " firstday lastday",
+    "daily-revenue": "orderdate invoices customers revenueusd",
+}
+
+
+def test_each_named_query_parses_as_athena_sql_with_its_columns() -> None:
+    assert set(COLUMNS) == set(queries.load())
+    for name, named in queries.load().items():
+        sql, values = queries.resolve(named, {})
+        parsed = sqlglot.parse_one(sql, read="athena", error_level=sqlglot.ErrorLevel.RAISE)
+        assert [c.lower() for c in parsed.named_selects] == COLUMNS[name].split(), name
+        assert sql.count("?") == len(values)
 
 
 def test_params_become_placeholders_not_text() -> None:

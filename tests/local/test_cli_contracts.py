@@ -1,0 +1,143 @@
+"""The CLI contracts of design.md §3.1 that a user scripts against, on one small local pipeline:
+generate --no-ship then ship --log-dir, transform run's job parameters, query output formats,
+--chart, the columns of every named query, and exit code 1 when a query or the job fails."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from orderpipe import queries
+from orderpipe.cli import app
+
+runner = CliRunner()
+ENV = {"COLUMNS": "200", "TERM": "dumb"}
+ORDERPIPE = Path(sys.executable).parent / "orderpipe"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+ORDERS = 400
+
+
+def cli(home: Path, *args: str, code: int = 0):
+    result = runner.invoke(app, ["--home", str(home), *args], env=ENV)
+    assert result.exit_code == code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+def sql_json(home: Path, sql: str) -> list[dict]:
+    return json.loads(cli(home, "query", "sql", sql, "--format", "json").stdout)
+
+
+def raw_files(home: Path) -> list[Path]:
+    return [p for p in (home / "buckets" / "orderpipe-raw").rglob("*") if p.is_file()]
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Orders written with --no-ship, delivered by `ship --log-dir`, transformed with fx 2.0 and
+    a High threshold of 50."""
+    home = tmp_path_factory.mktemp("contracts") / "home"
+    wrote = cli(home, "generate", "--count", str(ORDERS), "--seed", "5", "--no-ship")
+    assert f"wrote {ORDERS} orders" in wrote.stderr and "shipped" not in wrote.stderr
+    assert raw_files(home) == []
+    shipped = cli(home, "ship", "--log-dir", str(home / "logs"))
+    assert f"shipped {ORDERS} lines" in shipped.stderr and raw_files(home)
+    cli(home, "transform", "run", "--fx-rate", "2", "--high-value-threshold", "50")
+    return home
+
+
+PRICED = (
+    "SELECT count(*) AS n,"
+    " count(*) FILTER (WHERE totalamountusd <> round(quantity * unitprice * {fx}, 2)) AS off,"
+    " count(*) FILTER (WHERE (ordertag = 'High') <> (totalamountusd > {high})) AS mistagged"
+    " FROM transformed_orders"
+)
+
+
+def test_job_parameters_and_full_refresh(lake: Path) -> None:
+    first = sql_json(lake, PRICED.format(fx=2, high=50))[0]
+    assert first["n"] > 300 and first["off"] == 0 and first["mistagged"] == 0
+
+    cli(lake, "transform", "run", "--fx-rate", "3")  # nothing new: the lake stays as it is
+    assert sql_json(lake, PRICED.format(fx=2, high=50))[0] == first
+
+    cli(lake, "transform", "run", "--fx-rate", "3", "--high-value-threshold", "500",
+        "--full-refresh")  # fmt: skip
+    assert sql_json(lake, PRICED.format(fx=3, high=500))[0] == first  # every row recomputed
+
+
+def test_query_csv_is_a_header_and_rows_on_stdout(lake: Path) -> None:
+    sql = "SELECT country, count(*) AS lines FROM transformed_orders GROUP BY 1 ORDER BY 2 DESC"
+    result = cli(lake, "query", "sql", sql, "--format", "csv")
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0] == ["country", "lines"]
+    assert rows[1:] == [[r["country"], str(r["lines"])] for r in sql_json(lake, sql)]
+
+
+def test_chart_draws_one_bar_per_row(lake: Path) -> None:
+    plain = cli(lake, "query", "peak-hours").stdout
+    charted = cli(lake, "query", "peak-hours", "--chart").stdout
+    hours = sql_json(lake, "SELECT count(DISTINCT invoicehour) AS n FROM transformed_orders")
+    assert "█" not in plain
+    assert sum("█" in line for line in charted.splitlines()) == hours[0]["n"]
+
+
+@pytest.mark.parametrize("name", sorted(queries.load()))
+def test_each_named_query_returns_on_duckdb_the_columns_it_names_for_athena(
+    lake: Path, name: str
+) -> None:
+    import sqlglot
+
+    from orderpipe.settings import load_settings
+    from orderpipe.targets import get_target
+
+    sql, values = queries.resolve(queries.load()[name], {})
+    result = get_target(load_settings(home=str(lake))).query(sql, values)
+    named = sqlglot.parse_one(sql, read="athena").named_selects
+    assert [c.lower() for c in result.columns] == [c.lower() for c in named]
+
+
+def test_a_failed_query_exits_1_with_one_sentence(lake: Path) -> None:
+    result = cli(lake, "query", "sql", "SELECT no_such_column FROM transformed_orders", code=1)
+    assert result.stdout == "" and result.stderr.startswith("Error:")
+    assert "no_such_column" in result.stderr
+
+
+def test_ship_follow_delivers_what_arrives_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    home, logs = tmp_path / "home", tmp_path / "elsewhere"
+    logs.mkdir()
+    cli(home, "up")
+    agent = subprocess.Popen(
+        [str(ORDERPIPE), "--home", str(home), "ship", "--follow", "--log-dir", str(logs)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **ENV},
+    )  # fmt: skip
+    try:
+        time.sleep(1)  # the agent is tailing an empty folder
+        shutil.copy(FIXTURES / "orders.ndjson", logs / "orders-1.ndjson")
+        checkpoints = home / "state" / "agent" / "checkpoints.json"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "orders-1" not in _read(checkpoints):
+            time.sleep(0.2)
+        agent.send_signal(signal.SIGINT)
+        _, err = agent.communicate(timeout=60)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    assert agent.returncode == 0, err
+    lines = (FIXTURES / "orders.ndjson").read_text().count("\n")
+    assert f"shipped {lines} lines" in err
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.is_file() else ""
