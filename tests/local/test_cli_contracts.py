@@ -141,3 +141,26 @@ def test_ship_follow_delivers_what_arrives_and_stops_cleanly_on_ctrl_c(tmp_path:
 
 def _read(path: Path) -> str:
     return path.read_text() if path.is_file() else ""
+
+
+def logged(home: Path) -> str:
+    return "".join(p.read_text(encoding="utf-8") for p in sorted((home / "logs").glob("*")))
+
+
+def test_generate_encoding_is_the_one_given(home: Path) -> None:
+    latin1, utf8 = FIXTURES / "latin1_crlf.csv", FIXTURES / "quoted_utf8.csv"
+    wrong = cli(home, "generate", "--replay", str(latin1), "--encoding", "utf-8", code=2)
+    assert "is not valid utf-8" in wrong.stderr and "--encoding" in wrong.stderr
+    cli(home, "generate", "--replay", str(latin1), "--encoding", "cp1252", "--no-ship")
+    assert "CRÈME BRÛLÉE SET" in logged(home)
+    text = utf8.read_text(encoding="utf-8")
+    cli(home, "generate", "--replay", str(utf8), "--encoding", "latin-1", "--no-ship")
+    accented = next(c for c in text if ord(c) > 127)  # read as asked: UTF-8 bytes as Latin-1
+    assert accented.encode().decode("latin-1") in logged(home)
+
+
+def test_generate_rate_paces_the_writes(home: Path) -> None:
+    started = time.monotonic()
+    cli(home, "generate", "--count", "40", "--rate", "80", "--no-ship")
+    assert time.monotonic() - started >= 0.45  # 40 lines at 80/s: half a second at least
+    assert logged(home).count("\n") == 40
