@@ -11,6 +11,20 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+SLOW_FIXTURES = {"endpoint", "browser"}  # a moto_server process; a headless Chromium
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests taking the SparkSession are marked `spark`, those starting a moto server or a browser
+    `slow`: `pytest -m "not spark and not slow"` is the quick loop."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "spark" in fixtures:
+            item.add_marker(pytest.mark.spark)
+        if fixtures & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory):
     from orderpipe.spark import get_spark

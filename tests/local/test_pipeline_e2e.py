@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from orderpipe.cli import app
 
+pytestmark = pytest.mark.slow  # the whole pipeline through the CLI, on real samples
 runner = CliRunner()
 ENV = {"COLUMNS": "200", "TERM": "dumb"}
 TAIL_FORMATS = ["--date-format", "%m/%d/%y %H:%M", "--date-format", "%m-%d-%y %H:%M"]
