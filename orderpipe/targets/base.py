@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -70,9 +70,6 @@ class DeliveryStream(Protocol):
     def close(self) -> None:
         """Flush whatever the stream still buffers."""
         ...
-
-
-Confirm = Callable[[list[Action]], bool]
 
 
 class Target(ABC):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from orderpipe.errors import OrderpipeError, TransientError
 
@@ -136,10 +135,3 @@ def aws_errors(api: str = "", resource: str = "") -> Iterator[None]:
         yield
     except (bx.BotoCoreError, bx.ClientError) as exc:
         raise translate(exc, api, resource) from exc
-
-
-def call(client: Any, method: str, resource: str = "", **kwargs: Any) -> Any:
-    """One AWS call whose errors come back as ours."""
-    api = f"{client.meta.service_model.service_name}.{method}"
-    with aws_errors(api, resource):
-        return getattr(client, method)(**kwargs)

@@ -15,7 +15,7 @@ from orderpipe.errors import NotReadyError
 from orderpipe.settings import BUCKET_ROLES
 from orderpipe.targets.aws.artifacts import launch_settings
 from orderpipe.targets.aws.reader import Reader
-from orderpipe.targets.aws.resources import Artifact, StackSpec, tag_list
+from orderpipe.targets.aws.resources import SERVICES, Artifact, StackSpec, tag_list
 from orderpipe.targets.base import Action
 
 
@@ -80,7 +80,7 @@ class Planner:
         steps: list[Action] = []
         for role in BUCKET_ROLES:
             steps += self.bucket(role)
-        for service in ("firehose", "glue", "ec2"):
+        for service in SERVICES:
             steps += self.role(service)
         steps += self.instance_profile()
         steps += self.log_group()

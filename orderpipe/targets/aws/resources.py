@@ -23,7 +23,7 @@ from orderpipe.settings import (
 )
 from orderpipe.targets.aws.options import AwsOptions
 
-SERVICES = ("firehose", "glue", "ec2")
+SERVICES = ("firehose", "glue", "ec2")  # one IAM role each
 SCRIPT_KEY = "glue/transform_order_history.py"
 PACKAGE_KEY = "glue/orderpipe_job.zip"
 GENERATOR_KEY = "ec2/orderpipe.tar.gz"  # the generator the EC2 instance installs
@@ -461,9 +461,3 @@ class StackSpec:
             "detail-type": ["Glue Job State Change"],
             "detail": {"jobName": [self.job], "state": ["FAILED", "TIMEOUT", "ERROR"]},
         }
-
-
-def parse_tags(
-    items: list[dict[str, str]] | None, key: str = "Key", value: str = "Value"
-) -> dict[str, str]:
-    return {item[key]: item[value] for item in items or []}

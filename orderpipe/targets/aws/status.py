@@ -21,6 +21,7 @@ from orderpipe.targets.aws.errors import aws_errors
 from orderpipe.targets.aws.glue_run import CRAWL_STATES, catalog_snapshot, job_runs, partition_count
 from orderpipe.targets.aws.planner import Planner
 from orderpipe.targets.aws.reader import Reader
+from orderpipe.targets.aws.resources import SERVICES
 from orderpipe.targets.aws.schedule import crawl_trigger, job_trigger, workflow_name
 from orderpipe.targets.base import Action
 
@@ -60,7 +61,7 @@ def collect(reader: Reader) -> dict[str, Any]:
                 versioning=b.get("versioning") or "off",
             )
         )
-    for service in ("firehose", "glue", "ec2"):
+    for service in SERVICES:
         found_role = reader.role(service)
         rows.append(
             _row(

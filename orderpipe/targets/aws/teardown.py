@@ -12,6 +12,7 @@ from __future__ import annotations
 from orderpipe.settings import BUCKET_ROLES
 from orderpipe.targets.aws.planner import act
 from orderpipe.targets.aws.reader import Reader
+from orderpipe.targets.aws.resources import SERVICES
 from orderpipe.targets.aws.schedule import plan_teardown
 from orderpipe.targets.base import Action
 
@@ -230,7 +231,7 @@ class Teardown:
                     InstanceProfileName=spec.instance_profile,
                 )
             )
-        for service in ("firehose", "glue", "ec2"):
+        for service in SERVICES:
             role = self.reader.role(service)
             if role is None:
                 continue

@@ -190,10 +190,6 @@ class LocalFirehose:
         if self._oldest is not None and self.clock() - self._oldest >= self.buffer_seconds:
             self._deliver()
 
-    @property
-    def buffered_bytes(self) -> int:
-        return self._buffered
-
     # internals ----------------------------------------------------------------------------
     def _validate(self, records: Sequence[bytes]) -> None:
         """Refuse what real Firehose refuses (a ValidationException for the whole call)."""
