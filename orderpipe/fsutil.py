@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,40 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class LockBusy(Exception):
+    """Another live process holds the lock; `holder` is the pid it wrote there."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
+
+
+def hold_lock(
+    path: Path, *, wait: bool = False, on_wait: Callable[[str], None] | None = None
+) -> int:
+    """An exclusive flock on `path` (made if missing), held until the returned descriptor is
+    closed; the OS drops it when the process dies, so a crash never blocks the next one. This
+    process's pid is written in it for whoever finds it busy. Busy: raise LockBusy, or with `wait`
+    tell `on_wait` who holds it and wait."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        if not wait:
+            os.close(fd)
+            raise LockBusy(holder) from None
+        if on_wait is not None:
+            on_wait(holder)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    with suppress(OSError):  # the pid only informs: a full disk must not fail the lock
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 def read_json(path: Path, what: str, repair: str) -> Any:

@@ -13,7 +13,6 @@ goes to `dead-letter/` beside the checkpoints instead of blocking the rest.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -30,7 +29,7 @@ from typing import Any
 
 from orderpipe import console
 from orderpipe.errors import NotReadyError, OrderpipeError, TransientError
-from orderpipe.fsutil import atomic_write
+from orderpipe.fsutil import LockBusy, atomic_write, hold_lock
 from orderpipe.targets.base import DeliveryStream
 
 log = logging.getLogger(__name__)
@@ -261,19 +260,14 @@ class _Checkpoints:
 @contextmanager
 def _single_agent(state_dir: Path) -> Iterator[None]:
     state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(state_dir / "ship.lock", os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise OrderpipeError(
-                f"another `orderpipe ship` (pid {holder}) is already shipping with the checkpoints "
-                f"in {state_dir}; wait for it to finish or stop it, then try again."
-            ) from None
-        with suppress(OSError):  # the pid only informs: a full disk must not stop the agent
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        fd = hold_lock(state_dir / "ship.lock")
+    except LockBusy as busy:
+        raise OrderpipeError(
+            f"another `orderpipe ship` (pid {busy.holder}) is already shipping with the "
+            f"checkpoints in {state_dir}; wait for it to finish or stop it, then try again."
+        ) from None
+    try:
         yield
     finally:
         os.close(fd)  # closing releases the lock

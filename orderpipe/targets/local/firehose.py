@@ -14,8 +14,6 @@ record. A torn tail (a write the process never acknowledged) fails its CRC and i
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import gzip
 import os
 import struct
@@ -28,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 
 from orderpipe.errors import OrderpipeError
-from orderpipe.fsutil import atomic_write
+from orderpipe.fsutil import LockBusy, atomic_write, hold_lock
 from orderpipe.settings import FIREHOSE_PREFIX
 
 _FRAME = struct.Struct("<IId")  # length, crc32(arrival + record), arrival (epoch seconds)
@@ -102,24 +100,14 @@ class LocalFirehose:
 
     # lifecycle ----------------------------------------------------------------------------
     def _lock(self) -> int:
-        path = self.spool_dir / f"{self.stream_name}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
+            return hold_lock(self.spool_dir / f"{self.stream_name}.lock")
+        except LockBusy as busy:
             raise OrderpipeError(
-                f"another orderpipe process (pid {holder}) is already delivering to the local "
-                f"stream {self.stream_name!r} in {self.spool_dir}; wait for it to finish or "
+                f"another orderpipe process (pid {busy.holder}) is already delivering to the "
+                f"local stream {self.stream_name!r} in {self.spool_dir}; wait for it to finish or "
                 "stop it, then try again."
             ) from None
-        with contextlib.suppress(
-            OSError
-        ):  # the pid only informs; a full disk must not leak the lock
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        return fd
 
     def _recover(self) -> None:
         """Load the spool's complete frames into the buffer; cut off a torn tail."""
@@ -148,8 +136,7 @@ class LocalFirehose:
         finally:
             os.close(self._spool_fd)
             self._spool_fd = None
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
+            os.close(self._lock_fd)  # closing releases the lock
 
     def __enter__(self) -> LocalFirehose:
         return self
