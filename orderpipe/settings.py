@@ -175,6 +175,10 @@ class StackNames:
     def workgroup(self) -> str:
         return f"{self.stack}-workgroup"
 
+    @property
+    def raw_table(self) -> str:
+        return "raw"
+
     def bucket(self, role: str, account: str | None = None, region: str | None = None) -> str:
         """`role` is raw, lake, scripts or athena-results. Locally the bucket is a folder."""
         if account is None:
