@@ -21,6 +21,7 @@ from typing import Any
 from orderpipe.job import job_io
 from orderpipe.job.run import RunContext, commit_and_publish, glue_run_id, run_job, summary
 from orderpipe.job.spark_engine import SparkEngine
+from orderpipe.job.transform import FX_RATE, HIGH_VALUE_THRESHOLD
 
 # Glue ------------------------------------------------------------------------------------------
 _CTRL_A = "\u0001"
@@ -91,8 +92,8 @@ def glue_main(argv: list[str]) -> dict:
     lake_path = args["lake_path"]
     glue = boto3.client("glue", region_name=args.get("aws_region"))
     params: dict[str, Any] = {
-        "fx_rate": float(args.get("fx_rate", 0.012)),
-        "high_value_threshold": float(args.get("high_value_threshold", 100.0)),
+        "fx_rate": float(args.get("fx_rate", FX_RATE)),
+        "high_value_threshold": float(args.get("high_value_threshold", HIGH_VALUE_THRESHOLD)),
         "full_refresh": args.get("full_refresh", "false").lower() in ("true", "1", "yes"),
     }
     files = engine.files_for(lake_path)
@@ -125,8 +126,8 @@ def main(argv: list[str]) -> dict:
     parser.add_argument("--database", default="orderpipe")
     parser.add_argument("--catalog_path")
     parser.add_argument("--bookmark_path")
-    parser.add_argument("--fx_rate", type=float, default=0.012)
-    parser.add_argument("--high_value_threshold", type=float, default=100.0)
+    parser.add_argument("--fx_rate", type=float, default=FX_RATE)
+    parser.add_argument("--high_value_threshold", type=float, default=HIGH_VALUE_THRESHOLD)
     parser.add_argument("--full_refresh", action="store_true")
     parser.add_argument("--scratch_dir", default=".orderpipe/spark")
     ns = parser.parse_args(argv)

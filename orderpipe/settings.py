@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from orderpipe.errors import UsageError
+from orderpipe.job.transform import FX_RATE, HIGH_VALUE_THRESHOLD
 
 CONFIG_FILE = "orderpipe.toml"
 # S3 refuses bucket names with these (general purpose bucket naming rules).
@@ -62,8 +63,8 @@ class Settings(BaseSettings):
     region: str | None = None
     profile: str | None = None
     debug: bool = False
-    fx_rate: float = Field(default=0.012, gt=0)
-    high_value_threshold: float = 100.0
+    fx_rate: float = Field(default=FX_RATE, gt=0)
+    high_value_threshold: float = HIGH_VALUE_THRESHOLD
     engine: EngineName = EngineName.duckdb
 
     @field_validator("stack")

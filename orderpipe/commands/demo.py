@@ -24,8 +24,7 @@ def demo(
 ) -> None:
     """Run the whole pipeline end to end: up → generate → ship → crawl → transform → query."""
     from orderpipe import generator, queries
-    from orderpipe.commands.ingest import ship_logs
-    from orderpipe.commands.pipeline import describe_crawl
+    from orderpipe.stages import describe_crawl, describe_run, ship_logs
     from orderpipe.targets import get_target
 
     settings = settings_of(ctx)
@@ -53,12 +52,7 @@ def demo(
     with console.stage("transform") as stage:
         params = JobParams(settings.fx_rate, settings.high_value_threshold)
         summary = target.run_transform(params)
-        stage["detail"] = (
-            f"{summary['records_read']:,} read → {summary['transformed']:,} transformed, "
-            f"{summary['quarantined_total']:,} quarantined, "
-            f"{summary['duplicates_dropped']:,} duplicates dropped, "
-            f"{summary['partitions_written']:,} partitions"
-        )
+        stage["detail"] = describe_run(summary)
     for named in queries.load().values():
         sql, values = queries.resolve(named, {})
         result = target.query(sql, values)

@@ -3,38 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from orderpipe import console
 from orderpipe.commands import finite_rate, settings_of
 from orderpipe.render import key_values
-
-
-def ship_logs(target: Any, log_dir: Path | None = None, follow: bool = False) -> Any:
-    """Run the agent over the log folder into the target's delivery stream; print its numbers."""
-    from orderpipe.shipper import DEAD_LETTER
-    from orderpipe.shipper import ship as run_agent
-
-    stats = run_agent(
-        target.delivery_stream(),
-        log_dir or target.log_dir,
-        target.state_dir / "agent",
-        follow=follow,
-    )
-    console.success(
-        f"shipped {stats.lines:,} lines in {stats.records:,} records "
-        f"({stats.bytes / 1e6:,.1f} MB, billed/payload {stats.billed_ratio:.3f}) "
-        f"in {stats.seconds:.1f}s"
-        + (
-            f"; {stats.dead_letters} line(s) over Firehose's record limit set aside in "
-            f"{target.state_dir / 'agent' / DEAD_LETTER}"
-            if stats.dead_letters
-            else ""
-        )
-    )
-    return stats
 
 
 def _replay_file(value: Path | None) -> Path | None:
@@ -129,6 +104,8 @@ def generate(
         + (f"; order dates {stats.first_date} → {stats.last_date}" if stats.first_date else "")
     )
     if not no_ship:
+        from orderpipe.stages import ship_logs
+
         ship_logs(target)
 
 
@@ -142,10 +119,10 @@ def ship(
     ] = False,
 ) -> None:
     """The agent: deliver the log folder beyond its checkpoint to the target's Firehose."""
+    from orderpipe.stages import ship_logs
     from orderpipe.targets import get_target
 
-    target = get_target(settings_of(ctx))
-    ship_logs(target, log_dir, follow)
+    ship_logs(get_target(settings_of(ctx)), log_dir, follow)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,16 +11,10 @@ from orderpipe.commands import settings_of
 from orderpipe.commands.infra import runs_table
 from orderpipe.render import key_values
 from orderpipe.settings import EngineName
-from orderpipe.targets.base import CrawlResult, JobParams
+from orderpipe.stages import describe_crawl, run_transform
+from orderpipe.targets.base import JobParams
 
 transform_app = typer.Typer(help="Run the ETL job and inspect its runs.", no_args_is_help=True)
-
-
-def describe_crawl(result: CrawlResult) -> str:
-    added = f"{result.partitions_added} new partition(s), {result.partitions_total} in all"
-    tables = f"; new table(s): {', '.join(result.tables_added)}" if result.tables_added else ""
-    note = f" ({result.message})" if result.message else ""
-    return f"{result.state.lower()}: {added}{tables}{note}"
 
 
 def crawl(
@@ -119,27 +113,8 @@ def transform_run(
         if held:
             console.info(f"{held:,} line(s) over Firehose's record limit are kept in {folder}.")
     else:  # still running (--no-wait), or the job wrote no summary
-        state = [("state", summary.get("state")), ("seconds", summary.get("seconds"))]
+        state = [("state", summary.get("state") or "unknown"), ("seconds", summary.get("seconds"))]
         console.out.print(key_values(title, state))
-
-
-def run_transform(target: Any, params: JobParams, wait: bool = True) -> dict[str, Any]:
-    """Crawl when the catalog is stale, then run the job; each as a timed stage."""
-    if target.crawl_is_stale():
-        with console.stage("crawl") as stage:
-            stage["detail"] = describe_crawl(target.crawl())
-    with console.stage("transform") as stage:
-        summary: dict[str, Any] = target.run_transform(params, wait=wait)
-        if summary.get("transformed") is not None:
-            stage["detail"] = (
-                f"{summary.get('records_read', 0):,} read → "
-                f"{summary['transformed']:,} transformed, "
-                f"{summary.get('quarantined_total', 0):,} quarantined, "
-                f"{summary.get('duplicates_dropped', 0):,} duplicates dropped"
-            )
-        else:
-            stage["detail"] = str(summary.get("state", "started"))
-    return summary
 
 
 @transform_app.command("status")

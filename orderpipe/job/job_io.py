@@ -468,11 +468,12 @@ def local_registrar(catalog_path: str, database: str, lake: str) -> Registrar:
     return register
 
 
-_PARQUET_SD = {
+PARQUET_STORAGE = {  # a Glue table's or partition's StorageDescriptor for Parquet (Hive SerDe)
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
     "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
     "SerdeInfo": {
-        "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+        "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        "Parameters": {"serialization.format": "1"},
     },
 }
 
@@ -497,14 +498,14 @@ def glue_registrar(database: str, lake: str, client: Any = None) -> Registrar:
                     "TableType": "EXTERNAL_TABLE",
                     "Parameters": {"classification": "parquet"},
                     "PartitionKeys": parts,
-                    "StorageDescriptor": {"Columns": data, "Location": location, **_PARQUET_SD},
+                    "StorageDescriptor": {"Columns": data, "Location": location, **PARQUET_STORAGE},
                 },
             )
         inputs = {
             tuple(p.values): {
                 "Values": p.values,
                 "StorageDescriptor": {
-                    "Columns": data, "Location": p.location.rstrip("/") + "/", **_PARQUET_SD
+                    "Columns": data, "Location": p.location.rstrip("/") + "/", **PARQUET_STORAGE
                 },
             }
             for p in partitions

@@ -16,7 +16,13 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from orderpipe.job import job_io
-from orderpipe.job.transform import QUARANTINE_TABLE, REASONS, TRANSFORMED_TABLE
+from orderpipe.job.transform import (
+    FX_RATE,
+    HIGH_VALUE_THRESHOLD,
+    QUARANTINE_TABLE,
+    REASONS,
+    TRANSFORMED_TABLE,
+)
 
 TABLES = (TRANSFORMED_TABLE, QUARANTINE_TABLE)
 
@@ -123,8 +129,8 @@ def run_job(
     database: str,
     catalog_path: str | None,
     bookmark_path: str | None,
-    fx_rate: float = 0.012,
-    high_value_threshold: float = 100.0,
+    fx_rate: float = FX_RATE,
+    high_value_threshold: float = HIGH_VALUE_THRESHOLD,
     full_refresh: bool = False,
     run_id: str | None = None,
     grace_seconds: float = job_io.GRACE_SECONDS,

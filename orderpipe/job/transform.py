@@ -29,6 +29,10 @@ import pkgutil
 from functools import cache
 from typing import Any
 
+# The job parameters' defaults (design.md §3.3 rules 2 and 6); settings and the Glue job use these.
+FX_RATE = 0.012  # USD per unit of the source currency (INR)
+HIGH_VALUE_THRESHOLD = 100.0  # USD: a line whose total is above it is tagged High
+
 TRANSFORMED_TABLE = "transformed_orders"
 QUARANTINE_TABLE = "quarantined_orders"
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from orderpipe.errors import OrderpipeError, UsageError
+from orderpipe.job.transform import FX_RATE, HIGH_VALUE_THRESHOLD
 from orderpipe.settings import Settings
 
 
@@ -38,8 +39,8 @@ class CrawlResult:
 
 @dataclass(frozen=True)
 class JobParams:
-    fx_rate: float = 0.012
-    high_value_threshold: float = 100.0
+    fx_rate: float = FX_RATE
+    high_value_threshold: float = HIGH_VALUE_THRESHOLD
     full_refresh: bool = False
     engine: str | None = None  # local target: duckdb or spark; None = the `engine` setting
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from string import Template
 from typing import Any
 
+from orderpipe.job.job_io import PARQUET_STORAGE
 from orderpipe.models import TABLE_MODELS, glue_columns
 from orderpipe.paths import TEMPLATES
 from orderpipe.settings import (
@@ -28,14 +29,6 @@ SCRIPT_KEY = "glue/transform_order_history.py"
 PACKAGE_KEY = "glue/orderpipe_job.zip"
 GENERATOR_KEY = "ec2/orderpipe.tar.gz"  # the generator the EC2 instance installs
 LAUNCH_KEY = "ec2/launch.json"  # how `generate` launches it (`up --spot`)
-PARQUET = {
-    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-    "SerdeInfo": {
-        "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
-        "Parameters": {"serialization.format": "1"},
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -394,7 +387,7 @@ class StackSpec:
             "StorageDescriptor": {
                 "Columns": columns,
                 "Location": self.s3_url("lake", f"{table}/"),
-                **PARQUET,
+                **PARQUET_STORAGE,
             },
         }
 

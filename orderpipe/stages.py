@@ -1,0 +1,68 @@
+"""The pipeline's stages as commands, the demo and the run loop call them: ship the logs, crawl,
+transform (crawling first where the catalog is stale), each a timed stage that says what it did
+in numbers. Commands parse, call these and render; they do not import each other for them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from orderpipe import console
+from orderpipe.targets.base import CrawlResult, JobParams
+
+
+def ship_logs(target: Any, log_dir: Path | None = None, follow: bool = False) -> Any:
+    """Run the agent over the log folder into the target's delivery stream; print its numbers."""
+    from orderpipe.shipper import DEAD_LETTER
+    from orderpipe.shipper import ship as run_agent
+
+    stats = run_agent(
+        target.delivery_stream(),
+        log_dir or target.log_dir,
+        target.state_dir / "agent",
+        follow=follow,
+    )
+    console.success(
+        f"shipped {stats.lines:,} lines in {stats.records:,} records "
+        f"({stats.bytes / 1e6:,.1f} MB, billed/payload {stats.billed_ratio:.3f}) "
+        f"in {stats.seconds:.1f}s"
+        + (
+            f"; {stats.dead_letters} line(s) over Firehose's record limit set aside in "
+            f"{target.state_dir / 'agent' / DEAD_LETTER}"
+            if stats.dead_letters
+            else ""
+        )
+    )
+    return stats
+
+
+def describe_crawl(result: CrawlResult) -> str:
+    added = f"{result.partitions_added} new partition(s), {result.partitions_total} in all"
+    tables = f"; new table(s): {', '.join(result.tables_added)}" if result.tables_added else ""
+    note = f" ({result.message})" if result.message else ""
+    return f"{result.state.lower()}: {added}{tables}{note}"
+
+
+def describe_run(summary: dict[str, Any]) -> str:
+    """A run summary in one line; a run without numbers (still running, or no summary written)
+    by its state."""
+    if summary.get("transformed") is None:
+        return str(summary.get("state") or "unknown")
+    line = (
+        f"{summary.get('records_read') or 0:,} read → {summary['transformed']:,} transformed, "
+        f"{summary.get('quarantined_total') or 0:,} quarantined, "
+        f"{summary.get('duplicates_dropped') or 0:,} duplicates dropped"
+    )
+    written = summary.get("partitions_written")
+    return line + (f", {written:,} partitions" if isinstance(written, int) else "")
+
+
+def run_transform(target: Any, params: JobParams, wait: bool = True) -> dict[str, Any]:
+    """Crawl when the catalog is stale, then run the job; each as a timed stage."""
+    if target.crawl_is_stale():
+        with console.stage("crawl") as stage:
+            stage["detail"] = describe_crawl(target.crawl())
+    with console.stage("transform") as stage:
+        summary: dict[str, Any] = target.run_transform(params, wait=wait)
+        stage["detail"] = describe_run(summary)
+    return summary
