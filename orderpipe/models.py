@@ -13,7 +13,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orderpipe.settings import QUARANTINE_TABLE, TRANSFORMED_TABLE
+from orderpipe.job.transform import QUARANTINE_TABLE, TRANSFORMED_TABLE
 
 PARTITION = {"partition": True}
 

@@ -24,19 +24,11 @@ from typing import Any
 
 from orderpipe.errors import ReplayError
 from orderpipe.jsonlines import loads_bounded
+from orderpipe.models import RawOrder
 
 log = logging.getLogger(__name__)
 
-FIELDS = (
-    "InvoiceNo",
-    "StockCode",
-    "Description",
-    "Quantity",
-    "InvoiceDate",
-    "UnitPrice",
-    "CustomerID",
-    "Country",
-)
+FIELDS = tuple(RawOrder.model_fields)  # InvoiceNo … Country
 # An InvoiceDate replay could not read that is a valid date when read month-first gets this prefix:
 # the job reads M/D/YYYY H:MM, so unmarked it might store the day as the month; marked, the job
 # cannot read it and quarantines it as `bad_timestamp`, the value kept after the prefix.

@@ -203,5 +203,3 @@ FIREHOSE_ERROR_PREFIX = (
     "errors/!{firehose:error-output-type}/"
     "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
 )
-TRANSFORMED_TABLE = "transformed_orders"
-QUARANTINE_TABLE = "quarantined_orders"

@@ -69,10 +69,6 @@ COUNTRY_REGION = {country: region for region, names in REGIONS.items() for count
 OTHER_REGION = "Other"
 
 SCHEMA_NAME = "schema.json"
-RAW_FIELDS = (
-    "InvoiceNo", "StockCode", "Description", "Quantity",
-    "InvoiceDate", "UnitPrice", "CustomerID", "Country",
-)  # fmt: skip
 _CORRUPT = "_corrupt_record"
 _INT_TEXT = r"^-?[0-9]+$"
 _NUMBER_TEXT = r"^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
@@ -92,6 +88,12 @@ def table_specs() -> dict[str, Any]:
             ) from None
         return dict(json.loads(data))
     return from_models()
+
+
+@cache
+def raw_fields() -> tuple[str, ...]:
+    """The eight raw field names, InvoiceNo … Country, in the schema's order."""
+    return tuple(c["name"] for c in table_specs()["raw"])
 
 
 def output_columns(table: str) -> list[tuple[str, str]]:
@@ -136,7 +138,7 @@ def parse_lines(lines: Any) -> Any:
     """
     from pyspark.sql import functions as F
 
-    schema = ", ".join(f"`{name}` string" for name in (*RAW_FIELDS, _CORRUPT))
+    schema = ", ".join(f"`{name}` string" for name in (*raw_fields(), _CORRUPT))
     parsed = lines.where(F.trim(F.col("value")) != "").select(
         "value",
         "ingested_from",
@@ -149,7 +151,7 @@ def parse_lines(lines: Any) -> Any:
     fields = parsed.select(
         F.col("value").alias("raw_line"),
         "ingested_from",
-        *[j[name].alias(name.lower()) for name in RAW_FIELDS],
+        *[j[name].alias(name.lower()) for name in raw_fields()],
         F.when(qty_text.rlike(_INT_TEXT), F.expr("try_cast(j.Quantity as int)")).alias(
             "quantity_int"
         ),
@@ -159,16 +161,16 @@ def parse_lines(lines: Any) -> Any:
         (j.isNull() | j[_CORRUPT].isNotNull()).alias("_not_object"),
     )
     c = F.col
-    rendered = {name: c(name.lower()) for name in RAW_FIELDS}
+    rendered = {name: c(name.lower()) for name in raw_fields()}
     rendered["Quantity"] = F.coalesce(c("quantity_int").cast("string"), c("quantity"))
     rendered["UnitPrice"] = F.coalesce(c("_price_dec").cast("string"), c("unitprice"))
     canonical = F.when(
         c("_not_object"), F.concat(F.lit("v1|line:"), F.regexp_replace("raw_line", r"\s+$", ""))
-    ).otherwise(F.concat(F.lit("v1|"), *[_rendered(rendered[name]) for name in RAW_FIELDS]))
+    ).otherwise(F.concat(F.lit("v1|"), *[_rendered(rendered[name]) for name in raw_fields()]))
     typed = fields.select(
         "raw_line",
         "ingested_from",
-        *[name.lower() for name in RAW_FIELDS],
+        *[name.lower() for name in raw_fields()],
         "quantity_int",
         F.when(c("_price_dec").isNotNull(), F.expr("try_cast(unitprice as double)")).alias(
             "unitprice_double"
@@ -308,7 +310,7 @@ def quarantined(records: Any, *, quarantined_at: Any) -> Any:
 
     c = F.col
     df = records.where(c("reason").isNotNull()).select(
-        *[c(name.lower()) for name in RAW_FIELDS],
+        *[c(name.lower()) for name in raw_fields()],
         F.when(c("reason") == "malformed", c("raw_line")).alias("raw_line"),
         "recordid",
         "ingested_from",
@@ -391,8 +393,8 @@ def duck_fields_sql(lines: str) -> str:
     """Raw lines (`value`, `ingested_from`) → one row per non-blank line with the eight raw
     fields as DuckDB's text, `_kinds` (their JSON types) and `_slow`: some number's text must
     be rewritten as Java's (`duck_java_numbers_sql`, run on those rare rows only)."""
-    paths = "[" + ", ".join(f"'$.\"{name}\"'" for name in RAW_FIELDS) + "]"
-    fields = ", ".join(f"vals[{i}] AS {name.lower()}" for i, name in enumerate(RAW_FIELDS, 1))
+    paths = "[" + ", ".join(f"'$.\"{name}\"'" for name in raw_fields()) + "]"
+    fields = ", ".join(f"vals[{i}] AS {name.lower()}" for i, name in enumerate(raw_fields(), 1))
     slow = " OR ".join(f"NOT java_same(vals[{i}], kinds[{i}])" for i in range(1, 9))
     return f"""
 WITH src AS (
@@ -415,7 +417,7 @@ def duck_java_numbers_sql(fields: str) -> str:
     """Rewrite, in place, number texts that Spark's JSON reader renders differently."""
     sets = ", ".join(
         f"{name.lower()} = json_text({name.lower()}, _kinds[{i}])"
-        for i, name in enumerate(RAW_FIELDS, 1)
+        for i, name in enumerate(raw_fields(), 1)
     )
     return f"UPDATE {fields} SET {sets} WHERE _slow"
 
@@ -423,10 +425,10 @@ def duck_java_numbers_sql(fields: str) -> str:
 def duck_parse_sql(fields: str) -> str:
     """parse_lines + _reason, on `duck_fields_sql` rows: the raw fields as text, their typed
     values, `recordid` and `reason`."""
-    render = {name: name.lower() for name in RAW_FIELDS}
+    render = {name: name.lower() for name in raw_fields()}
     render["Quantity"] = "coalesce(CAST(quantity_int AS VARCHAR), quantity)"
     render["UnitPrice"] = "coalesce(CAST(_price_dec AS VARCHAR), unitprice)"
-    canonical = " || ".join(f"rendered({render[name]})" for name in RAW_FIELDS)
+    canonical = " || ".join(f"rendered({render[name]})" for name in raw_fields())
     reasons = {
         "malformed": "_not_object OR quantity_int IS NULL OR unitprice_double IS NULL"
         " OR blank(country)",
@@ -490,7 +492,7 @@ FROM (SELECT *, {total} AS _total FROM {records} WHERE reason IS NULL)
 
 def duck_quarantined_sql(records: str, *, quarantined_at: str) -> str:
     """quarantined: rejected records → `quarantined_orders` columns."""
-    raw = ", ".join(name.lower() for name in RAW_FIELDS)
+    raw = ", ".join(name.lower() for name in raw_fields())
     return f"""
 SELECT {raw}, CASE WHEN reason = 'malformed' THEN raw_line END AS raw_line, recordid,
   ingested_from, CAST({duck_str(quarantined_at)} AS TIMESTAMPTZ) AS quarantined_at, reason

@@ -8,8 +8,8 @@ import hashlib
 import json
 from typing import Any
 
+from orderpipe.job.transform import QUARANTINE_TABLE, TRANSFORMED_TABLE
 from orderpipe.models import TABLE_MODELS, columns
-from orderpipe.settings import QUARANTINE_TABLE, TRANSFORMED_TABLE
 from orderpipe.targets.aws.resources import StackSpec, tag_list
 
 # Glue column type → QuickSight input column type.

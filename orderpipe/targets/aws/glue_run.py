@@ -17,7 +17,8 @@ from typing import Any
 
 from orderpipe import console
 from orderpipe.errors import JobFailed, OrderpipeError
-from orderpipe.settings import QUARANTINE_TABLE, TRANSFORMED_TABLE, StackNames
+from orderpipe.job.transform import QUARANTINE_TABLE, TRANSFORMED_TABLE
+from orderpipe.settings import StackNames
 from orderpipe.targets.aws.errors import error_code, translate
 from orderpipe.targets.aws.session import AwsSession
 from orderpipe.targets.base import CrawlResult, JobParams

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orderpipe.freshness import RawObject, lag_figures
-from orderpipe.settings import QUARANTINE_TABLE, TRANSFORMED_TABLE
+from orderpipe.job.transform import QUARANTINE_TABLE, TRANSFORMED_TABLE
 from orderpipe.targets.local import crawler, duck, home
 
 if TYPE_CHECKING:
