@@ -63,8 +63,7 @@ def demo(
             print_result(result, OutputFormat.table, f"{named.name} — {named.help}")
     console.out.print()
     console.success(f"demo finished in {time.perf_counter() - started:.1f}s")
-    custom_home = target.name == "local" and settings.home != Settings().home
-    home = f" --home {settings.home}" if custom_home else ""
+    home = f" --home {settings.home}" if settings.home != Settings().home else ""
     console.info(
         "Try next:\n"
         f"  orderpipe{home} query list\n"

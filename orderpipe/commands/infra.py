@@ -82,9 +82,6 @@ def up(
         "log_retention_days": log_retention_days,
     }  # fmt: skip
     target = get_target(settings_of(ctx), **options)
-    given = [name for name, value in options.items() if value is not None]
-    if given and target.name != "aws":
-        console.info(f"aws options ({', '.join(given)}) are ignored on the {target.name} target.")
     plan = target.plan_up()
     if dry_run and target.option_rows():
         console.err.print(options_table(target.option_rows()))

@@ -48,8 +48,6 @@ def _run(ctx: typer.Context, sql: str, params: list[Any], fmt: OutputFormat, tit
     from orderpipe.targets import get_target
 
     target = get_target(settings_of(ctx))
-    if reuse is not None and target.name != "aws":
-        console.info(f"--reuse is ignored on the {target.name} target: DuckDB reads the lake anew.")
     result = target.query(sql, params, reuse_minutes=reuse)
     print_result(result, fmt, title)
     if chart and fmt is OutputFormat.table:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from orderpipe.fsutil import atomic_write, not_ours, read_json
+from orderpipe.fsutil import LockBusy, atomic_write, hold_lock, not_ours, read_json
 from orderpipe.job.localcatalog import LocalCatalog
 from orderpipe.job.transform import output_columns, partition_columns, table_specs
 
@@ -569,31 +569,18 @@ def lake_lock(
     lake: str, *, wait: bool = True, on_wait: Callable[[str], None] | None = None
 ) -> Iterator[None]:
     """Hold `<lake>/_lock` for one run: an flock the OS releases when the process dies, so a
-    crashed run never blocks the next. Busy: wait (after telling `on_wait` who holds it), or
+    crashed run never blocks the next. Busy: wait (after telling `on_wait` the holder's pid), or
     with `wait=False` raise LakeBusy."""
-    import fcntl
-
     path = Path(lake) / LOCK
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            if not wait:
-                raise LakeBusy(holder) from None
-            if on_wait is not None:
-                on_wait(holder)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}\n")
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    try:
+        fd = hold_lock(path, wait=wait, on_wait=on_wait)
+    except LockBusy as busy:
+        raise LakeBusy(f"pid {busy.holder}") from None
+    try:
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 # run summary -----------------------------------------------------------------------------------

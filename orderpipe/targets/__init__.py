@@ -18,4 +18,9 @@ def get_target(settings: Settings, **aws_options: Any) -> Target:
         return AwsTarget(settings, **{k: v for k, v in aws_options.items() if v is not None})
     from orderpipe.targets.local import LocalTarget
 
+    given = [name for name, value in aws_options.items() if value is not None]
+    if given:
+        from orderpipe import console
+
+        console.info(f"aws options ({', '.join(given)}) are ignored on the local target.")
     return LocalTarget(settings)

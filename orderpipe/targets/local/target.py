@@ -39,7 +39,7 @@ def duck_memory_limit() -> str:
 def _say_waiting(holder: str) -> None:
     from orderpipe import console
 
-    console.info(f"Another transform run ({holder}) is writing this lake; waiting for it…")
+    console.info(f"Another transform run (pid {holder}) is writing this lake; waiting for it…")
 
 
 class LocalTarget(Target):
@@ -237,6 +237,10 @@ class LocalTarget(Target):
         from orderpipe.sqlgate import check_read_only
 
         self.require_home()
+        if reuse_minutes is not None:
+            from orderpipe import console
+
+            console.info("--reuse is ignored on the local target: DuckDB reads the lake anew.")
         check_read_only(sql, "duckdb")
         return duck.run(self.bucket("lake"), sql, params, self.lake_files())
 
