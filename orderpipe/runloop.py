@@ -108,7 +108,7 @@ class _AgentThread:
         def follow() -> None:
             try:
                 self.stats = ship(
-                    stream, self.target.log_dir, self.target.state_dir / "agent", follow=True,
+                    stream, self.target.log_dir, self.target.state.agent, follow=True,
                     progress=False, stop=self.stop, poll_interval=self.poll_interval,
                 )  # fmt: skip
             except BaseException as exc:  # reported by the next cycle

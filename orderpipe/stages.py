@@ -19,7 +19,7 @@ def ship_logs(target: Any, log_dir: Path | None = None, follow: bool = False) ->
     stats = run_agent(
         target.delivery_stream(),
         log_dir or target.log_dir,
-        target.state_dir / "agent",
+        target.state.agent,
         follow=follow,
     )
     console.success(
@@ -28,7 +28,7 @@ def ship_logs(target: Any, log_dir: Path | None = None, follow: bool = False) ->
         f"in {stats.seconds:.1f}s"
         + (
             f"; {stats.dead_letters} line(s) over Firehose's record limit set aside in "
-            f"{target.state_dir / 'agent' / DEAD_LETTER}"
+            f"{target.state.agent / DEAD_LETTER}"
             if stats.dead_letters
             else ""
         )

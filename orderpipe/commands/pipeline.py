@@ -105,7 +105,7 @@ def transform_run(
         from orderpipe.shipper import dead_letters
 
         # Lines the agent set aside never reach raw; the accounting still names them.
-        held, folder = dead_letters(target.state_dir / "agent")
+        held, folder = dead_letters(target.state.agent)
         rows = summary_rows(summary)
         if held:
             rows.append(("set aside by the agent (all runs)", held))

@@ -5,10 +5,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from orderpipe.errors import OrderpipeError, UsageError
 from orderpipe.job.transform import FX_RATE, HIGH_VALUE_THRESHOLD
+from orderpipe.layout import StateLayout
 from orderpipe.settings import Settings
 
 
@@ -129,6 +131,11 @@ class Target(ABC):
     @abstractmethod
     def state_dir(self) -> Any:
         """Where this machine keeps the agent's checkpoints and other local state."""
+
+    @property
+    def state(self) -> StateLayout:
+        """The named files of `state_dir` (the agent's folder, …)."""
+        return StateLayout(Path(self.state_dir))
 
     @abstractmethod
     def crawl(self, wait: bool = True) -> CrawlResult: ...

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from orderpipe.errors import UsageError
+from orderpipe.layout import HomeLayout
 from orderpipe.settings import Settings
 from orderpipe.targets.aws.artifacts import job_artifacts
 from orderpipe.targets.aws.dashboards import Dashboards
@@ -97,7 +98,7 @@ class AwsTarget(Target):
         from orderpipe.shipper import dead_letters
 
         report = collect(self.reader)
-        count, folder = dead_letters(self.state_dir / "agent")  # `generate --here` / `ship`
+        count, folder = dead_letters(self.state.agent)  # `generate --here` / `ship`
         if count:
             report["resources"].append(
                 {"kind": "agent", "name": "dead-letter", "state": f"{count:,} line(s)",
@@ -112,11 +113,11 @@ class AwsTarget(Target):
     @property
     def log_dir(self) -> Path:
         """`generate --here` logs on this machine, under --home, like the local target."""
-        return Path(self.settings.home).expanduser().absolute() / "logs"
+        return HomeLayout.of(self.settings.home).logs
 
     @property
     def state_dir(self) -> Path:
-        return Path(self.settings.home).expanduser().absolute() / "aws-state" / self.names.stack
+        return HomeLayout.of(self.settings.home).aws_state(self.names.stack)
 
     def ensure_up(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)

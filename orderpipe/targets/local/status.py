@@ -41,7 +41,7 @@ def _agent_rows(target: LocalTarget, logs: list[Path]) -> list[dict[str, str]]:
     from orderpipe.errors import OrderpipeError
     from orderpipe.shipper import CHECKPOINTS, dead_letters, read_checkpoints
 
-    agent_dir = target.state_dir / "agent"
+    agent_dir = target.state.agent
     if not (agent_dir / CHECKPOINTS).exists():
         return [_row("agent", "checkpoints", "never ran")]
     try:

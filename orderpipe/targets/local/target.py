@@ -15,6 +15,7 @@ from typing import Any
 from orderpipe.errors import JobFailed, NotReadyError, OrderpipeError, UsageError
 from orderpipe.fsutil import StateFileError
 from orderpipe.job.localcatalog import LocalCatalog
+from orderpipe.layout import HomeLayout
 from orderpipe.settings import BUCKET_ROLES, Settings
 from orderpipe.targets.base import (
     Action,
@@ -47,23 +48,24 @@ class LocalTarget(Target):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.home = Path(settings.home).expanduser().absolute()
+        self.layout = HomeLayout.of(settings.home)
+        self.home = self.layout.root
 
     # layout --------------------------------------------------------------------------------
     def bucket(self, role: str) -> Path:
-        return self.home / "buckets" / self.names.bucket(role)
+        return self.layout.buckets / self.names.bucket(role)
 
     @property
     def log_dir(self) -> Path:
-        return self.home / "logs"
+        return self.layout.logs
 
     @property
     def state_dir(self) -> Path:
-        return self.home / "state"
+        return self.layout.state
 
     @cached_property
     def catalog(self) -> LocalCatalog:
-        return LocalCatalog(self.state_dir / "catalog.json")
+        return LocalCatalog(self.state.catalog)
 
     @property
     def _folders(self) -> list[Path]:
@@ -107,12 +109,12 @@ class LocalTarget(Target):
 
         self.ensure_up()
         return LocalFirehose(
-            self.bucket("raw"), self.state_dir / "firehose", self.names.delivery_stream
+            self.bucket("raw"), self.state.firehose_spool, self.names.delivery_stream
         )
 
     @property
     def _crawl_state(self) -> Path:
-        return self.state_dir / "crawler.json"
+        return self.state.crawler
 
     def crawl(self, wait: bool = True) -> CrawlResult:
         self.require_home()
@@ -127,7 +129,7 @@ class LocalTarget(Target):
         if self.settings.engine == "spark":
             from orderpipe.spark import get_spark
 
-            get_spark(self.state_dir / "spark")
+            get_spark(self.state.spark_scratch)
 
     def job_engine(self, name: str) -> Any:
         """The engine that runs the job here: DuckDB (default) or the Glue script's Spark."""
@@ -142,10 +144,10 @@ class LocalTarget(Target):
             from orderpipe.job.spark_engine import SparkEngine
             from orderpipe.spark import get_spark
 
-            return SparkEngine(get_spark(self.state_dir / "spark"))
+            return SparkEngine(get_spark(self.state.spark_scratch))
         from orderpipe.job.duck_engine import DuckEngine
 
-        return DuckEngine(temp_dir=self.state_dir / "duckdb-tmp", memory_limit=duck_memory_limit())
+        return DuckEngine(temp_dir=self.state.duckdb_scratch, memory_limit=duck_memory_limit())
 
     def run_transform(self, params: JobParams, wait: bool = True) -> dict[str, Any]:
         self.require_home()
@@ -178,7 +180,7 @@ class LocalTarget(Target):
                 lake_path=str(self.bucket("lake")),
                 database=self.names.database,
                 catalog_path=str(self.catalog.path),
-                bookmark_path=str(self.state_dir / "bookmarks" / f"{self.names.job}.json"),
+                bookmark_path=str(self.state.bookmark(self.names.job)),
                 fx_rate=params.fx_rate,
                 high_value_threshold=params.high_value_threshold,
                 full_refresh=params.full_refresh,
@@ -201,7 +203,7 @@ class LocalTarget(Target):
 
     @property
     def _runs_file(self) -> Path:
-        return self.state_dir / "runs.jsonl"
+        return self.state.runs
 
     def _record_run(self, summary: dict[str, Any]) -> None:
         """Append one line in one write, first cutting off a line torn by a crash."""

@@ -1,0 +1,75 @@
+"""Every path under `--home`, named once (design.md §3.5). The local target, its status, the
+agent's callers and the aws target's local state take their paths from a HomeLayout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class HomeLayout:
+    root: Path
+
+    @classmethod
+    def of(cls, home: str | Path) -> HomeLayout:
+        return cls(Path(home).expanduser().absolute())
+
+    @property
+    def logs(self) -> Path:
+        """Order logs: `generate` writes them, the agent ships them."""
+        return self.root / "logs"
+
+    @property
+    def buckets(self) -> Path:
+        """The local target's object store: a folder per bucket."""
+        return self.root / "buckets"
+
+    @property
+    def state(self) -> Path:
+        """The local target's state: catalog, crawler, spool, bookmarks, runs, scratch."""
+        return self.root / "state"
+
+    def aws_state(self, stack: str) -> Path:
+        """What the aws target keeps on this machine (the agent of `generate --here`)."""
+        return self.root / "aws-state" / stack
+
+
+@dataclass(frozen=True)
+class StateLayout:
+    """The files in one target's state folder."""
+
+    root: Path
+
+    @property
+    def agent(self) -> Path:
+        """The agent's checkpoints, lock and dead letters."""
+        return self.root / "agent"
+
+    @property
+    def firehose_spool(self) -> Path:
+        return self.root / "firehose"
+
+    @property
+    def catalog(self) -> Path:
+        return self.root / "catalog.json"
+
+    @property
+    def crawler(self) -> Path:
+        return self.root / "crawler.json"
+
+    @property
+    def runs(self) -> Path:
+        """One line per local job run (its summary)."""
+        return self.root / "runs.jsonl"
+
+    def bookmark(self, job: str) -> Path:
+        return self.root / "bookmarks" / f"{job}.json"
+
+    @property
+    def spark_scratch(self) -> Path:
+        return self.root / "spark"
+
+    @property
+    def duckdb_scratch(self) -> Path:
+        return self.root / "duckdb-tmp"
