@@ -205,6 +205,7 @@ def test_both_engines_write_the_same_tables(runs: dict, step: str) -> None:
 def test_the_inputs_reach_every_rule(runs: dict) -> None:
     summary, tables = runs["first", "duckdb"]
     assert summary["transformed"] > 20_000 and summary["duplicates_dropped"] > 0
-    assert all(summary["quarantined"].values()), summary["quarantined"]
+    parsed = {r: n for r, n in summary["quarantined"].items() if r != "unreadable"}
+    assert all(parsed.values()), parsed  # every rule a parsed line can meet, met
     assert {r[10] for r in tables["transformed_orders"]} >= {"Europe", "Other", "Asia"}
     assert {r[12] for r in tables["transformed_orders"]} == {"High", "Normal"}
