@@ -100,10 +100,3 @@ class LocalCatalog:
 
     def tables(self, database: str) -> dict[str, Any]:
         return self._tables(self._load(), database)
-
-    def drop_database(self, database: str) -> bool:
-        with _lock:
-            data = self._load()
-            gone = data["databases"].pop(database, None) is not None
-            self._save(data)
-            return gone
