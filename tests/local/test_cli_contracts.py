@@ -164,3 +164,17 @@ def test_generate_rate_paces_the_writes(home: Path) -> None:
     cli(home, "generate", "--count", "40", "--rate", "80", "--no-ship")
     assert time.monotonic() - started >= 0.45  # 40 lines at 80/s: half a second at least
     assert logged(home).count("\n") == 40
+
+
+def test_a_failed_job_exits_1_and_is_recorded_as_failed(home: Path) -> None:
+    cli(home, "generate", "--count", "50", "--seed", "9")
+    cli(home, "transform", "run")
+    for data in (home / "buckets" / "orderpipe-lake" / "transformed_orders").rglob("*.parquet"):
+        data.write_bytes(b"not parquet")  # the lake damaged behind the job's back
+    cli(home, "generate", "--count", "50", "--seed", "9")
+    failed = cli(home, "transform", "run", code=1)
+    assert failed.stdout == "" and failed.stderr.count("Error:") == 1
+    assert "Error: the transform job failed: a lake file is unreadable" in failed.stderr
+    assert "--full-refresh" in failed.stderr
+    runs = cli(home, "transform", "status").stdout
+    assert "FAILED" in runs and "SUCCEEDED" in runs

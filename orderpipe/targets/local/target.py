@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cached_property
@@ -169,9 +168,9 @@ class LocalTarget(Target):
             ) from None
 
     def _run_transform(self, engine: Any, params: JobParams) -> dict[str, Any]:
-        from orderpipe.job.run import run_job
+        from orderpipe.job.run import new_run_id, run_job
 
-        run_id = f"jr_{datetime.now(UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
+        run_id = new_run_id(datetime.now(UTC))  # the job's own id format, as under spark-submit
         started = time.time()
         try:
             summary: dict[str, Any] = run_job(
