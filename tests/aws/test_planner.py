@@ -10,7 +10,12 @@ import pytest
 from orderpipe.errors import NotReadyError, UsageError
 from orderpipe.settings import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX, Settings
 from orderpipe.targets.aws.options import AwsOptions
-from orderpipe.targets.aws.planner import Planner
+from orderpipe.targets.aws.planner import (
+    EMPTY_BUCKET,
+    WAIT_STREAM_DELETED,
+    WAIT_TERMINATED,
+    Planner,
+)
 from orderpipe.targets.aws.resources import LAUNCH_KEY, PACKAGE_KEY, SCRIPT_KEY, Artifact, StackSpec
 from orderpipe.targets.aws.teardown import Teardown
 from orderpipe.targets.base import Action
@@ -349,17 +354,17 @@ def _everything(spec: StackSpec) -> StateReader:
 def test_down_deletes_in_dependency_order_and_empties_buckets_first() -> None:
     plan = Teardown(_everything(spec_for())).plan(keep_data=False)  # type: ignore[arg-type]
     order = [a.api for a in plan]
-    assert order.index("ec2.wait_terminated") < order.index("ec2.delete_security_group")
+    assert order.index(WAIT_TERMINATED) < order.index("ec2.delete_security_group")
     assert order.index("ec2.terminate_instances") < order.index("iam.delete_instance_profile")
     assert order.index("glue.stop_crawler") < order.index("glue.delete_crawler")
     assert order.index("glue.delete_crawler") < order.index("iam.delete_role")
-    assert order.index("firehose.wait_deleted") < order.index("logs.delete_log_group")
+    assert order.index(WAIT_STREAM_DELETED) < order.index("logs.delete_log_group")
     assert order.index("iam.remove_role_from_instance_profile") < order.index("iam.delete_role")
     assert order.index("events.remove_targets") < order.index("events.delete_rule")
     for bucket in {a.kwargs["Bucket"] for a in plan if a.api == "s3.delete_bucket"}:
-        assert order.index("s3.empty_bucket") < order.index("s3.delete_bucket")
+        assert order.index(EMPTY_BUCKET) < order.index("s3.delete_bucket")
         assert [a.api for a in plan if a.kwargs.get("Bucket") == bucket] == [
-            "s3.empty_bucket",
+            EMPTY_BUCKET,
             "s3.delete_bucket",
         ]
     assert len(calls(plan, "s3.delete_bucket")) == 4

@@ -25,6 +25,12 @@ from orderpipe.targets.aws.errors import (
     is_already_exists,
     is_not_found,
 )
+from orderpipe.targets.aws.planner import (
+    EMPTY_BUCKET,
+    WAIT_STREAM_ACTIVE,
+    WAIT_STREAM_DELETED,
+    WAIT_TERMINATED,
+)
 from orderpipe.targets.aws.reader import paginate
 from orderpipe.targets.aws.session import AwsSession
 from orderpipe.targets.base import Action
@@ -115,10 +121,10 @@ class Executor:
         self.sleep = sleep
         self.show = show
         self.special: dict[str, Callable[..., str]] = {
-            "s3.empty_bucket": self._empty_bucket,
-            "firehose.wait_active": self._wait_stream_active,
-            "firehose.wait_deleted": self._wait_stream_deleted,
-            "ec2.wait_terminated": self._wait_terminated,
+            EMPTY_BUCKET: self._empty_bucket,
+            WAIT_STREAM_ACTIVE: self._wait_stream_active,
+            WAIT_STREAM_DELETED: self._wait_stream_deleted,
+            WAIT_TERMINATED: self._wait_terminated,
         }
 
     def run(self, plan: list[Action]) -> None:

@@ -18,6 +18,13 @@ from orderpipe.targets.aws.reader import Reader
 from orderpipe.targets.aws.resources import SERVICES, Artifact, StackSpec, tag_list
 from orderpipe.targets.base import Action
 
+# Composite steps (several calls each, run by the executor), named so no one takes them for a
+# single boto3 call in a plan.
+EMPTY_BUCKET = "empty bucket (delete every object version)"
+WAIT_STREAM_ACTIVE = "wait until the stream is ACTIVE"
+WAIT_STREAM_DELETED = "wait until the stream is deleted"
+WAIT_TERMINATED = "wait until the instances are terminated"
+
 
 def act(verb: str, resource: str, api: str, reason: str, **params: Any) -> Action:
     return Action(
@@ -374,7 +381,7 @@ class Planner:
                 act(
                     "wait",
                     label,
-                    "firehose.wait_active",
+                    WAIT_STREAM_ACTIVE,
                     "it takes a minute to become ACTIVE",
                     DeliveryStreamName=spec.stream,
                 ),
@@ -389,7 +396,7 @@ class Planner:
                 act(
                     "wait",
                     label,
-                    "firehose.wait_active",
+                    WAIT_STREAM_ACTIVE,
                     "still CREATING",
                     DeliveryStreamName=spec.stream,
                 )

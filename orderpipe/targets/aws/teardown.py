@@ -10,7 +10,7 @@ Only what exists is listed, so a second `down` finds nothing to do.
 from __future__ import annotations
 
 from orderpipe.settings import BUCKET_ROLES
-from orderpipe.targets.aws.planner import act
+from orderpipe.targets.aws.planner import EMPTY_BUCKET, WAIT_STREAM_DELETED, WAIT_TERMINATED, act
 from orderpipe.targets.aws.reader import Reader
 from orderpipe.targets.aws.resources import SERVICES
 from orderpipe.targets.aws.schedule import plan_teardown
@@ -53,7 +53,7 @@ class Teardown:
                 act(
                     "wait",
                     label,
-                    "ec2.wait_terminated",
+                    WAIT_TERMINATED,
                     "their security group is in use until then",
                     InstanceIds=ids,
                 ),
@@ -188,7 +188,7 @@ class Teardown:
                 act(
                     "wait",
                     label,
-                    "firehose.wait_deleted",
+                    WAIT_STREAM_DELETED,
                     "it still writes until gone",
                     DeliveryStreamName=spec.stream,
                 ),
@@ -289,7 +289,7 @@ class Teardown:
                 act(
                     "empty",
                     label,
-                    "s3.empty_bucket",
+                    EMPTY_BUCKET,
                     "every object version and delete marker",
                     Bucket=name,
                 ),
