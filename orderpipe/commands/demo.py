@@ -24,7 +24,7 @@ def demo(
 ) -> None:
     """Run the whole pipeline end to end: up → generate → ship → crawl → transform → query."""
     from orderpipe import generator, queries
-    from orderpipe.stages import describe_crawl, describe_run, ship_logs
+    from orderpipe.stages import describe_crawl, run_transform, ship_logs
     from orderpipe.targets import get_target
 
     settings = settings_of(ctx)
@@ -49,10 +49,7 @@ def demo(
         ship_logs(target)
     with console.stage("crawl") as stage:
         stage["detail"] = describe_crawl(target.crawl())
-    with console.stage("transform") as stage:
-        params = JobParams(settings.fx_rate, settings.high_value_threshold)
-        summary = target.run_transform(params)
-        stage["detail"] = describe_run(summary)
+    run_transform(target, JobParams(settings.fx_rate, settings.high_value_threshold))
     for named in queries.load().values():
         sql, values = queries.resolve(named, {})
         result = target.query(sql, values)
