@@ -21,7 +21,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,6 +189,40 @@ def read_checkpoints(path: Path) -> dict[str, dict[str, Any]]:
             "to ship everything again (the job removes duplicates)."
         ) from None
     return files
+
+
+TORN_TAIL_BYTES = 1024 * 1024  # a last line longer than this without its newline is behind
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What the agent has not shipped yet: whole lines (bytes), and last lines that still wait for
+    their newline ((log name, bytes); they ship once the writer completes them)."""
+
+    pending_bytes: int
+    torn: list[tuple[str, int]]
+
+
+def backlog(logs: Iterable[Path], state_dir: Path) -> Backlog | None:
+    """How far behind the agent is on `logs`; None before its first run. Unreadable checkpoints
+    raise the same error `ship` would."""
+    path = state_dir / CHECKPOINTS
+    if not path.exists():
+        return None
+    shipped = {entry["name"]: entry["offset"] for entry in read_checkpoints(path).values()}
+    pending, torn = 0, []
+    for log in logs:
+        offset = shipped.get(log.name, 0)
+        rest = log.stat().st_size - offset
+        if rest <= 0:
+            continue
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            if rest <= TORN_TAIL_BYTES and b"\n" not in handle.read(rest):
+                torn.append((log.name, rest))
+            else:
+                pending += rest
+    return Backlog(pending, torn)
 
 
 def dead_letters(state_dir: Path) -> tuple[int, Path]:

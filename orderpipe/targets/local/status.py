@@ -32,40 +32,24 @@ def _row(kind: str, name: Any, state: str, detail: str = "") -> dict[str, str]:
     return {"kind": kind, "name": str(name), "state": state, "detail": detail}
 
 
-_TAIL_BYTES = 1024 * 1024  # a last line longer than this without its newline counts as behind
-
-
 def _agent_rows(target: LocalTarget, logs: list[Path]) -> list[dict[str, str]]:
     """The agent: how far it shipped each log, a last line still waiting for its end, and the
     lines it set aside as over Firehose's record limit."""
     from orderpipe.errors import OrderpipeError
-    from orderpipe.shipper import CHECKPOINTS, dead_letters, read_checkpoints
+    from orderpipe.shipper import backlog, dead_letters
 
-    agent_dir = target.state.agent
-    if not (agent_dir / CHECKPOINTS).exists():
-        return [_row("agent", "checkpoints", "never ran")]
     try:
-        files = read_checkpoints(agent_dir / CHECKPOINTS)
+        behind = backlog(logs, target.state.agent)
     except OrderpipeError as exc:
         return [_row("agent", "checkpoints", "unreadable", str(exc))]
-    shipped = {entry["name"]: entry["offset"] for entry in files.values()}
-    pending, notes = 0, []
-    for log in logs:
-        offset = shipped.get(log.name, 0)
-        rest = log.stat().st_size - offset
-        if rest <= 0:
-            continue
-        with log.open("rb") as handle:  # a last line without its newline is not "behind"
-            handle.seek(offset)
-            torn = rest <= _TAIL_BYTES and b"\n" not in handle.read(rest)
-        if torn:
-            notes.append(f"{log.name} ends in a line without its newline ({rest:,} bytes): it "
-                         "ships once the writer completes it")  # fmt: skip
-        else:
-            pending += rest
-    detail = "; ".join([f"{_human(pending)} not shipped yet", *notes])
-    rows = [_row("agent", "checkpoints", "behind" if pending else "caught up", detail)]
-    count, folder = dead_letters(agent_dir)
+    if behind is None:
+        return [_row("agent", "checkpoints", "never ran")]
+    notes = [f"{name} ends in a line without its newline ({size:,} bytes): it ships once the "
+             "writer completes it" for name, size in behind.torn]  # fmt: skip
+    detail = "; ".join([f"{_human(behind.pending_bytes)} not shipped yet", *notes])
+    state = "behind" if behind.pending_bytes else "caught up"
+    rows = [_row("agent", "checkpoints", state, detail)]
+    count, folder = dead_letters(target.state.agent)
     rows.append(
         _row("agent", "dead-letter", f"{count:,} line(s)",
              f"over Firehose's record limit, kept in {folder}" if count else "")
