@@ -32,6 +32,15 @@ class ReportFormat(StrEnum):
     json = "json"
 
 
+def byte_size(n: float) -> str:
+    """A size as people read it: 512 B, 1.5 KB, 12.3 MB, 2.0 GB (binary units)."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def plain(value: Any) -> Any:
     """A value as JSON wants it: numbers as numbers, dates as YYYY-MM-DD, times ISO-8601,
     intervals as ISO-8601 durations (`P1DT2H`), bytes as text; anything else JSON lacks as text."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from orderpipe import queries
 from orderpipe.paths import TEMPLATES
-from orderpipe.render import plain, records
+from orderpipe.render import byte_size, plain, records
 from orderpipe.targets.base import QueryResult
 
 ASSETS = TEMPLATES / "report"
@@ -198,7 +198,7 @@ def render(data: ReportData) -> str:
         span = f" · orders {kpis['firstday']} to {kpis['lastday']}"
     scanned = ""
     if data.bytes_scanned is not None:
-        scanned = (f" · Athena scanned {data.bytes_scanned / 1e6:,.1f} MB"
+        scanned = (f" · Athena scanned {byte_size(data.bytes_scanned)}"
                    f" (${data.cost_usd or 0:.4f})")  # fmt: skip
     stamp = data.generated.strftime("%Y-%m-%d %H:%M UTC")
     return (

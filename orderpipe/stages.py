@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from orderpipe import console
+from orderpipe.render import byte_size
 from orderpipe.targets.base import CrawlResult, JobParams
 
 
@@ -24,7 +25,7 @@ def ship_logs(target: Any, log_dir: Path | None = None, follow: bool = False) ->
     )
     console.success(
         f"shipped {stats.lines:,} lines in {stats.records:,} records "
-        f"({stats.bytes / 1e6:,.1f} MB, billed/payload {stats.billed_ratio:.3f}) "
+        f"({byte_size(stats.bytes)}, billed/payload {stats.billed_ratio:.3f}) "
         f"in {stats.seconds:.1f}s"
         + (
             f"; {stats.dead_letters} line(s) over Firehose's record limit set aside in "

@@ -10,7 +10,7 @@ import typer
 
 from orderpipe import console
 from orderpipe.commands import settings_of
-from orderpipe.render import OutputFormat, bar_chart, print_result
+from orderpipe.render import OutputFormat, bar_chart, byte_size, print_result
 from orderpipe.settings import Settings
 from orderpipe.targets.base import JobParams
 
@@ -42,9 +42,7 @@ def demo(
     threading.Thread(target=target.warm_up, name="warm-up", daemon=True).start()
     with console.stage(f"generate {orders:,} orders") as stage:
         stats = generator.write_orders(generator.synthetic_orders(orders, seed), target.log_dir)
-        stage["detail"] = (
-            f"{stats.orders:,} lines, {stats.bytes / 1e6:,.1f} MB, {stats.files} file(s)"
-        )
+        stage["detail"] = f"{stats.orders:,} lines, {byte_size(stats.bytes)}, {stats.files} file(s)"
     with console.stage("ship"):
         ship_logs(target)
     with console.stage("crawl") as stage:

@@ -9,7 +9,7 @@ import typer
 
 from orderpipe import console
 from orderpipe.commands import finite_rate, settings_of
-from orderpipe.render import key_values
+from orderpipe.render import byte_size, key_values
 
 
 def _replay_file(value: Path | None) -> Path | None:
@@ -99,7 +99,7 @@ def generate(
     with console.progress_bar(what, total=plan.rows if replay else count) as advance:
         stats = generator.write_orders(lines, target.log_dir, rate=rate, on_progress=advance)
     console.success(
-        f"wrote {stats.orders:,} orders ({stats.bytes / 1e6:,.1f} MB in {stats.files} file(s)) "
+        f"wrote {stats.orders:,} orders ({byte_size(stats.bytes)} in {stats.files} file(s)) "
         f"to {target.log_dir} in {stats.seconds:.1f}s"
         + (f"; order dates {stats.first_date} → {stats.last_date}" if stats.first_date else "")
     )

@@ -9,7 +9,7 @@ from typer.core import TyperGroup
 
 from orderpipe import console
 from orderpipe.commands import settings_of
-from orderpipe.render import OutputFormat, bar_chart, print_result, text_table
+from orderpipe.render import OutputFormat, bar_chart, byte_size, print_result, text_table
 
 
 class NamedQueryGroup(TyperGroup):
@@ -54,7 +54,7 @@ def _run(ctx: typer.Context, sql: str, params: list[Any], fmt: OutputFormat, tit
         bar_chart(result, title)
     scanned = ""
     if result.bytes_scanned is not None:
-        scanned = f", {result.bytes_scanned / 1e6:,.1f} MB scanned (${result.cost_usd or 0:.4f})"
+        scanned = f", {byte_size(result.bytes_scanned)} scanned (${result.cost_usd or 0:.4f})"
     console.info(f"{len(result.rows):,} row(s) in {result.seconds:.2f}s{scanned}", style="dim")
 
 

@@ -9,6 +9,7 @@ import typer
 
 from orderpipe import console
 from orderpipe.commands import settings_of
+from orderpipe.render import byte_size
 
 
 def report(
@@ -39,7 +40,7 @@ def report(
         atomic_write(out, page)
         detail = f"{len(results)} queries, {len(page) / 1024:,.0f} KB → {out}"
         if data.bytes_scanned is not None:
-            detail += f"; Athena scanned {data.bytes_scanned / 1e6:,.1f} MB"
+            detail += f"; Athena scanned {byte_size(data.bytes_scanned)}"
             detail += f" (${data.cost_usd or 0:.4f})"
         stage["detail"] = escape(detail)
     if open_:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from orderpipe.freshness import RawObject, lag_figures
 from orderpipe.job.transform import QUARANTINE_TABLE, TRANSFORMED_TABLE
+from orderpipe.render import byte_size
 from orderpipe.targets.local import crawler, duck, home
 
 if TYPE_CHECKING:
@@ -18,14 +19,6 @@ if TYPE_CHECKING:
 
 def _size(paths: list[Path]) -> int:
     return sum(p.stat().st_size for p in paths)
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return ""
 
 
 def _row(kind: str, name: Any, state: str, detail: str = "") -> dict[str, str]:
@@ -46,7 +39,7 @@ def _agent_rows(target: LocalTarget, logs: list[Path]) -> list[dict[str, str]]:
         return [_row("agent", "checkpoints", "never ran")]
     notes = [f"{name} ends in a line without its newline ({size:,} bytes): it ships once the "
              "writer completes it" for name, size in behind.torn]  # fmt: skip
-    detail = "; ".join([f"{_human(behind.pending_bytes)} not shipped yet", *notes])
+    detail = "; ".join([f"{byte_size(behind.pending_bytes)} not shipped yet", *notes])
     state = "behind" if behind.pending_bytes else "caught up"
     rows = [_row("agent", "checkpoints", state, detail)]
     count, folder = dead_letters(target.state.agent)
@@ -68,11 +61,11 @@ def collect(target: LocalTarget) -> dict[str, Any]:
         _row("folder", target.home, "ready" if marked else "unmarked",
              "" if marked else "not an orderpipe home: `orderpipe up` marks one"),
         _row("logs", target.log_dir, "ready" if logs else "empty",
-             f"{len(logs)} file(s), {_human(_size(logs))}"),
+             f"{len(logs)} file(s), {byte_size(_size(logs))}"),
     ]  # fmt: skip
     rows += _agent_rows(target, logs)
     rows.append(_row("bucket", target.bucket("raw").name, "ready",
-                     f"{len(raw)} objects, {_human(_size(raw))}"))  # fmt: skip
+                     f"{len(raw)} objects, {byte_size(_size(raw))}"))  # fmt: skip
     tables = target.catalog.tables(target.names.database)
     for name in ("raw", TRANSFORMED_TABLE, QUARANTINE_TABLE):
         entry = tables.get(name)
