@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from orderpipe.errors import OrderpipeError, UsageError
+from orderpipe.errors import UsageError
 from orderpipe.job.transform import FX_RATE, HIGH_VALUE_THRESHOLD
 from orderpipe.layout import StateLayout
 from orderpipe.settings import Settings
@@ -180,7 +180,7 @@ class Target(ABC):
     # dashboards ---------------------------------------------------------------------------
     def dashboards(self) -> Any:
         """The hosted dashboards of `orderpipe dashboard` (plan_up, plan_down, status)."""
-        raise OrderpipeError(
+        raise UsageError(
             f"The {self.name} target has no hosted dashboards: run `orderpipe report` for an "
             "HTML dashboard (QuickSight and CloudWatch ones come with --target aws)."
         )

@@ -67,5 +67,5 @@ def test_the_lag_card_shows_the_targets_lag() -> None:
 
 def test_dashboard_on_the_local_target_points_to_report(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["--home", str(tmp_path), "dashboard", "up"])
-    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
     assert "orderpipe report" in result.stderr
