@@ -8,16 +8,14 @@ memory limit; the merge with the lake and the staged write happen in DuckDB too.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from orderpipe.job import job_io
+from orderpipe.job.damage import Unreadable, bad_line, damaged_object, gunzip
 from orderpipe.job.run import TABLES, RunContext, counts
 from orderpipe.job.transform import (
     DUCK_MACROS,
@@ -54,33 +52,21 @@ def file_uri(path: str) -> str:
     )
 
 
-@dataclass(frozen=True)
-class Unreadable:
-    """A part of a raw object that cannot be read: quarantined as `unreadable`."""
-
-    ingested_from: str
-    raw_line: str  # what could be seen of it, escaped
-    recordid: str
-
-
-_WHITESPACE = b" \t\n\x0b\f\r"
-_CHUNK = 1 << 20
-
-
 def read_object(path: str) -> tuple[list[str], list[Unreadable]]:
-    """The lines of one raw object as Spark's text reader yields them, and what cannot be read:
-    a gzip stream cut short or corrupt (everything before the damage is kept) and lines that
-    are not UTF-8 (kept byte-exact in their recordid, shown escaped)."""
+    """The lines of one raw object as Spark's text reader yields them, and what cannot be read
+    (see `damage`)."""
     raw = Path(path).read_bytes()
     uri = file_uri(path)
-    data, problem = _gunzip(raw) if path.endswith(".gz") else (raw, None)
     bad: list[Unreadable] = []
-    if problem is not None:  # the cut-off last line goes with the damage
-        cut = data.rfind(b"\n") + 1
-        data, partial = data[:cut], data[cut:]
-        shown = f"[{problem}] {partial.decode('utf-8', 'backslashreplace')}".rstrip()
-        digest = hashlib.sha256(raw).hexdigest()
-        bad.append(Unreadable(uri, shown, _sha(f"v1|unreadable:{digest}".encode())))
+    data = raw
+    if path.endswith(".gz"):
+        chunks: list[bytes] = []
+        problem = gunzip(raw, chunks.append)
+        data = b"".join(chunks)
+        if problem is not None:  # the cut-off last line goes with the damage
+            cut = data.rfind(b"\n") + 1
+            data, partial = data[:cut], data[cut:]
+            bad.append(damaged_object(uri, raw, problem, partial))
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     try:
@@ -91,36 +77,10 @@ def read_object(path: str) -> tuple[list[str], list[Unreadable]]:
             try:
                 lines.append(line.decode("utf-8"))
             except UnicodeDecodeError:
-                shown = line.decode("utf-8", "backslashreplace")
-                bad.append(Unreadable(uri, shown, _sha(b"v1|line:" + line.rstrip(_WHITESPACE))))
+                bad.append(bad_line(uri, line))
     if lines and lines[-1] == "":
         lines.pop()
     return lines, bad
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _gunzip(data: bytes) -> tuple[bytes, str | None]:
-    """All gzip members, concatenated (as Hadoop's codec reads them), and what went wrong if the
-    stream is cut short or corrupt — with everything decoded before that point."""
-    out: list[bytes] = []
-    start = 0
-    while start < len(data):
-        inflater = zlib.decompressobj(wbits=31)
-        position = start
-        try:
-            while position < len(data) and not inflater.eof:
-                out.append(inflater.decompress(data[position : position + _CHUNK]))
-                position += _CHUNK
-        except zlib.error:
-            return b"".join(out), f"not readable as gzip after {len(b''.join(out)):,} bytes"
-        if not inflater.eof:
-            out.append(inflater.flush())
-            return b"".join(out), f"gzip data cut short after {len(b''.join(out)):,} bytes"
-        start = len(data) - len(inflater.unused_data)
-    return b"".join(out), None
 
 
 def _batches(paths: list[str]) -> Iterator[tuple[Any, list[Unreadable]]]:

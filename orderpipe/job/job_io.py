@@ -189,12 +189,19 @@ def object_key(raw_path: str, path: str) -> str:
 
 
 def read_raw_lines(spark: Any, paths: list[str]) -> Any:
-    """Text lines of the given objects (gzip decoded by extension): `value`, `ingested_from`."""
+    """Text lines of the given objects (gzip decoded by extension): `value`, `ingested_from`.
+    A gzip object cut short or corrupt yields the lines before the damage (the engine finds and
+    quarantines the rest); any other read error fails the read."""
     from pyspark.sql import functions as F
 
-    return spark.read.text(paths).select(
-        "value", F.col("_metadata.file_path").alias("ingested_from")
-    )
+    frames = [
+        spark.read.option("ignoreCorruptFiles", str(gz).lower())
+        .text(group)
+        .select("value", F.col("_metadata.file_path").alias("ingested_from"))
+        for gz in (True, False)
+        if (group := [p for p in paths if p.endswith(".gz") == gz])
+    ]
+    return frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
 
 
 # bookmarks -------------------------------------------------------------------------------------

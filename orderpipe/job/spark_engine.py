@@ -3,9 +3,11 @@ PySpark for `transform run --engine spark`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from orderpipe.job import job_io
+from orderpipe.job.damage import check_gzip
 from orderpipe.job.run import TABLES, RunContext, counts
 from orderpipe.job.transform import (
     QUARANTINE_TABLE,
@@ -40,6 +42,25 @@ def _rows_per_partition(outputs: dict[str, Any]) -> dict[str, dict[tuple[str, ..
     return result
 
 
+def _unreadable_rows(spark: Any, damaged: Sequence[tuple[str, str, str]], schema: Any) -> Any:
+    """Damaged objects' records as parsed rows: reason `unreadable`, no fields."""
+    from pyspark.sql import functions as F
+
+    given = spark.createDataFrame(
+        list(damaged), "ingested_from string, raw_line string, recordid string"
+    )
+    return given.select(
+        *[
+            F.lit("unreadable").alias(f.name)
+            if f.name == "reason"
+            else F.col(f.name)
+            if f.name in given.columns
+            else F.lit(None).cast(f.dataType).alias(f.name)
+            for f in schema.fields
+        ]
+    )
+
+
 class SparkEngine:
     name = "spark"
 
@@ -51,11 +72,33 @@ class SparkEngine:
         return job_io.open_files(self.spark, root)
 
     def process(self, paths: list[str], ctx: RunContext) -> dict[str, Any]:
-        return self.process_lines(job_io.read_raw_lines(self.spark, paths), ctx)
+        lines = job_io.read_raw_lines(self.spark, paths)
+        return self.process_lines(lines, ctx, damaged=self.damaged_objects(paths))
 
-    def process_lines(self, lines: Any, ctx: RunContext) -> dict[str, Any]:
-        """Transform raw lines, drop what the tables already hold, stage the merged partitions.
-        Returns the run's counts."""
+    def damaged_objects(self, paths: list[str]) -> list[tuple[str, str, str]]:
+        """(ingested_from, raw_line, recordid) of each gzip object that is cut short or corrupt.
+        Spark's reader stops silently at the damage (ignoreCorruptFiles), so each gzip object is
+        decoded once more where it is read (the executors), as a stream that keeps only the
+        cut-off last line; only the damaged objects' records reach the driver."""
+        from pyspark.sql import functions as F
+
+        gz = [p for p in paths if p.endswith(".gz")]
+        if not gz:
+            return []
+        objects = self.spark.read.format("binaryFile").load(gz)
+        found = objects.select(F.col("_metadata.file_path").alias("uri"), "content").rdd.flatMap(
+            lambda row: [
+                (u.ingested_from, u.raw_line, u.recordid)
+                for u in check_gzip(row.uri, bytes(row.content))
+            ]
+        )
+        return list(found.collect())
+
+    def process_lines(
+        self, lines: Any, ctx: RunContext, damaged: Sequence[tuple[str, str, str]] = ()
+    ) -> dict[str, Any]:
+        """Transform raw lines (plus the `unreadable` records of damaged objects), drop what the
+        tables already hold, stage the merged partitions. Returns the run's counts."""
         from pyspark import StorageLevel
         from pyspark.sql import functions as F
 
@@ -67,7 +110,10 @@ class SparkEngine:
             # Hash-partitioned by output partition before the dedupe: the one shuffle of the
             # run serves both the dedupe (copies of a record share a partition) and, when
             # nothing has to be merged, the one-file-per-partition write.
-            parsed = parse_lines(lines).withColumn("_part", output_partition()).repartition("_part")
+            parsed = parse_lines(lines)
+            if damaged:
+                parsed = parsed.unionByName(_unreadable_rows(spark, damaged, parsed.schema))
+            parsed = parsed.withColumn("_part", output_partition()).repartition("_part")
             records = dedupe(parsed, ("_part",)).persist(StorageLevel.MEMORY_AND_DISK)
             cached.append(records)
             outputs = {

@@ -130,6 +130,56 @@ def _rendered(value: Any) -> Any:
     )
 
 
+# One UTF-8 encoded character as hex digits, as Python's decoder accepts it (no overlong forms,
+# no surrogates, nothing above U+10FFFF). Single sequences, no repetition: Java's regex recurses
+# per repetition of a group, and lines can be long.
+_CONT = "[89AB][0-9A-F]"
+_UTF8_CHAR = (
+    f"[0-7][0-9A-F]|C[2-9A-F]{_CONT}|D[0-9A-F]{_CONT}|E0[AB][0-9A-F]{_CONT}"
+    f"|E[1-9A-CEF]{_CONT}{_CONT}|ED[89][0-9A-F]{_CONT}|F0[9AB][0-9A-F]{_CONT}{_CONT}"
+    f"|F[1-3]{_CONT}{_CONT}{_CONT}|F48[0-9A-F]{_CONT}{_CONT}"
+)
+# Each byte of a line (as hex) in turn: a whole character as `HEX:`, any other byte as `:HH`.
+_BYTE_TOKENS = (f"({_UTF8_CHAR})|([0-9A-F]{{2}})", "$1:$2,")
+_TRAILING_SPACE_HEX = "(?:09|0A|0B|0C|0D|20)+$"  # Java's \s, as hex at byte boundaries
+
+
+def _valid_utf8(value: Any, spark_version: str) -> Any:
+    """Whether a line (read as the bytes it is) is UTF-8: Spark 4's built-in, or on Spark 3.5
+    (Glue 5) the same test by regex: every byte belongs to a character."""
+    from pyspark.sql import functions as F
+
+    if int(spark_version.split(".")[0]) >= 4:
+        return F.call_function("is_valid_utf8", value)
+    hexed = F.hex(value)
+    return F.length(F.regexp_replace(hexed, _BYTE_TOKENS[0], "$1")) == F.length(hexed)
+
+
+def _escaped(value: Any) -> Any:
+    """A line that is not UTF-8, shown as Python's `backslashreplace` shows it: its characters
+    as they are, every other byte as `\\xhh`."""
+    from pyspark.sql import functions as F
+
+    tokens = F.split(F.regexp_replace(F.hex(value), *_BYTE_TOKENS), ",")
+    return F.array_join(
+        F.transform(
+            tokens,
+            lambda t: F.when(
+                t.startswith(":"), F.concat(F.lit("\\x"), F.lower(F.substring(t, 2, 2)))
+            ).otherwise(F.decode(F.unhex(F.substring_index(t, ":", 1)), "UTF-8")),
+        ),
+        "",
+    )
+
+
+def _bytes_id(value: Any) -> Any:
+    """recordid of a line that is not UTF-8: its exact bytes in the `line:` canonical form."""
+    from pyspark.sql import functions as F
+
+    hexed = F.hex(F.concat(F.lit("v1|line:"), value))
+    return F.sha2(F.unhex(F.regexp_replace(hexed, _TRAILING_SPACE_HEX, "")), 256)
+
+
 def parse_lines(lines: Any) -> Any:
     """Raw text lines (`value`, `ingested_from`) → one row per non-blank line with the raw
     fields as text, their typed values, `recordid` and `reason` (null when the record is clean).
@@ -139,10 +189,14 @@ def parse_lines(lines: Any) -> Any:
     from pyspark.sql import functions as F
 
     schema = ", ".join(f"`{name}` string" for name in (*raw_fields(), _CORRUPT))
+    valid = _valid_utf8(F.col("value"), lines.sparkSession.version)
     parsed = lines.where(F.trim(F.col("value")) != "").select(
-        "value",
+        F.when(valid, F.col("value")).otherwise(_escaped(F.col("value"))).alias("value"),
         "ingested_from",
-        F.from_json("value", schema, {"columnNameOfCorruptRecord": _CORRUPT}).alias("j"),
+        F.from_json(
+            F.when(valid, F.col("value")), schema, {"columnNameOfCorruptRecord": _CORRUPT}
+        ).alias("j"),
+        F.when(~valid, _bytes_id(F.col("value"))).alias("_bytes_id"),
     )
     j = F.col("j")
     qty_text, price_text = j["Quantity"], j["UnitPrice"]
@@ -159,6 +213,7 @@ def parse_lines(lines: Any) -> Any:
             price_text.rlike(_NUMBER_TEXT), F.expr("try_cast(j.UnitPrice as decimal(38,10))")
         ).alias("_price_dec"),
         (j.isNull() | j[_CORRUPT].isNotNull()).alias("_not_object"),
+        "_bytes_id",
     )
     c = F.col
     rendered = {name: c(name.lower()) for name in raw_fields()}
@@ -176,10 +231,11 @@ def parse_lines(lines: Any) -> Any:
             "unitprice_double"
         ),
         parse_timestamp(c("invoicedate")).alias("invoicetimestamp"),
-        F.sha2(canonical, 256).alias("recordid"),
+        F.coalesce("_bytes_id", F.sha2(canonical, 256)).alias("recordid"),
         "_not_object",
+        c("_bytes_id").isNotNull().alias("_unreadable"),
     )
-    return typed.withColumn("reason", _reason()).drop("_not_object")
+    return typed.withColumn("reason", _reason()).drop("_not_object", "_unreadable")
 
 
 def _blank(col: Any) -> Any:
@@ -205,6 +261,7 @@ def _reason() -> Any:
         | _blank(c("country"))
     )
     checks = [
+        ("unreadable", c("_unreadable")),
         ("malformed", malformed),
         ("missing_key", _blank(c("invoiceno")) | _blank(c("stockcode"))),
         ("cancelled", F.trim(c("invoiceno")).startswith("C")),
@@ -311,7 +368,7 @@ def quarantined(records: Any, *, quarantined_at: Any) -> Any:
     c = F.col
     df = records.where(c("reason").isNotNull()).select(
         *[c(name.lower()) for name in raw_fields()],
-        F.when(c("reason") == "malformed", c("raw_line")).alias("raw_line"),
+        F.when(c("reason").isin("malformed", "unreadable"), c("raw_line")).alias("raw_line"),
         "recordid",
         "ingested_from",
         F.lit(quarantined_at).cast("timestamp").alias("quarantined_at"),

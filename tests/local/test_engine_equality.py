@@ -98,6 +98,12 @@ NON_OBJECTS = ["[1, 2]", "42", "null", '"text"', "not json at all", '{"InvoiceNo
                "true", "\t", "   {}   ", "{}", "\u00e9\u00e8 raw text  \t"]  # fmt: skip
 
 
+# Lines that are not UTF-8: each a record of its own (ids from the exact bytes), shown escaped.
+NOT_UTF8 = [b'{"bad": "\xff"}', b'{"bad": "\xfe"}', b'{"bad": "\xfe"}  \t',
+            b"caf\xc3\xa9 \xe2\x82A \xed\xa0\x80 \xf0\x9f\xa6\x86 \xc0\xaf \xf4\x90\x80\x80 \t",
+            b"\xe9t\xe9 latin-1", b"[\xff]"]  # fmt: skip
+
+
 def variant(change: dict[str, Any], n: int) -> str:
     record = BASE | {"InvoiceNo": str(581100 + n)} | change
     record.pop(change.get("_drop", "_none"), None)
@@ -164,6 +170,11 @@ def runs(spark: Any, shared_data: Path, tmp_path_factory: pytest.TempPathFactory
     ]
     write(hour, "c-fixtures.ndjson", fixtures, newline="\r\n")
     write(hour, "d-edges.gz", edge_lines())
+    # Damaged objects: every line before the damage is read, the rest quarantined `unreadable`.
+    whole = gzip.compress("\n".join(generated[:400]).encode())
+    (hour / "f-truncated.gz").write_bytes(whole[: len(whole) // 2])
+    (hour / "g-not-gzip.gz").write_bytes(b"never gzip\n" * 3)
+    (hour / "h-not-utf8.ndjson").write_bytes(b"\n".join([*NOT_UTF8, *NOT_UTF8[:2]]) + b"\n")
 
     engines = {"duckdb": DuckEngine(), "spark": SparkEngine(spark)}
     out: dict[str, Any] = {}
@@ -207,5 +218,22 @@ def test_the_inputs_reach_every_rule(runs: dict) -> None:
     assert summary["transformed"] > 20_000 and summary["duplicates_dropped"] > 0
     parsed = {r: n for r, n in summary["quarantined"].items() if r != "unreadable"}
     assert all(parsed.values()), parsed  # every rule a parsed line can meet, met
+    # Two damaged objects, and each line that is not UTF-8 (ids from the exact bytes; the third
+    # differs from the second only in trailing whitespace, so it is the same record).
+    assert summary["quarantined"]["unreadable"] == 2 + len(NOT_UTF8) - 1
     assert {r[10] for r in tables["transformed_orders"]} >= {"Europe", "Other", "Asia"}
     assert {r[12] for r in tables["transformed_orders"]} == {"High", "Normal"}
+
+
+def test_the_spark_35_utf8_check_agrees_with_spark_4s(spark: Any, tmp_path: Path) -> None:
+    """Glue 5 runs Spark 3.5, which has no is_valid_utf8: its regex check must say the same."""
+    from pyspark.sql import functions as F
+
+    from orderpipe.job.transform import _valid_utf8
+
+    valid = ["café 🦆 日本", "\u00e9", "\U0010ffff", "plain"]
+    (tmp_path / "lines.txt").write_bytes(b"\n".join([*NOT_UTF8, *(v.encode() for v in valid)]))
+    lines = spark.read.text(str(tmp_path / "lines.txt"))
+    value = F.col("value")
+    got = lines.select(_valid_utf8(value, "3.5.4"), _valid_utf8(value, spark.version)).collect()
+    assert [tuple(r) for r in got] == [(False, False)] * len(NOT_UTF8) + [(True, True)] * 4
