@@ -15,7 +15,7 @@ Record identity (`recordid`) — the canonical form, version `v1`:
   as Spark renders its JSON text. The canonical form is `v1|` followed by the eight renderings,
   with no separator (the length prefixes make it unambiguous).
 * Any other line (not a JSON object): `v1|line:` followed by the line without trailing
-  whitespace.
+  whitespace — byte for byte when the line is not UTF-8 (then it is quarantined `unreadable`).
 
 `recordid` = lower-case hex SHA-256 of the canonical form's UTF-8 bytes. So one record shipped
 twice (in another object, batch or run) gets the same id, and records that differ in any field
@@ -45,7 +45,7 @@ REASONS = (
     "non_positive_price",
     "missing_customer",
     "bad_timestamp",
-    "unreadable",  # the part of a raw object that cannot be read (never from a parsed line)
+    "unreadable",  # what cannot be read: a damaged object's rest, a line that is not UTF-8
 )
 
 # The two InvoiceDate shapes accepted, in Spark datetime patterns.
