@@ -289,15 +289,28 @@ def _sniff_encoding(head: bytes) -> str | None:
     return None
 
 
+def _first_undecodable_line(path: Path, encoding: str) -> int | None:
+    """The number of the first line of `path` that does not decode as `encoding`."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with path.open("rb") as raw:
+        for number, line in enumerate(raw, 1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError:
+                return number
+    return None
+
+
 def _text_lines(text: Iterable[str], path: Path, encoding: str) -> Iterator[str]:
     """Lines of a file opened as text, a decoding error turned into a clear one."""
     number = 0
     try:
         for number, line in enumerate(text, 1):
             yield line.lstrip("\ufeff") if number == 1 else line
-    except UnicodeDecodeError as exc:
+    except UnicodeDecodeError as exc:  # text is decoded in blocks: find the line itself
         raise ReplayError(
-            f"{path} line {number + 1} is not valid {encoding} ({exc.reason}); "
+            f"{path} line {_first_undecodable_line(path, encoding) or number + 1} is not valid "
+            f"{encoding} ({exc.reason}); "
             "pass the file's real --encoding, or leave it out to detect it."
         ) from None
 
