@@ -65,9 +65,7 @@ def disk_full_error(where: object) -> DiskFull:
 
 def os_error(exc: OSError, where: object) -> OrderpipeError:
     """One sentence for a file-system failure, naming the file (or else `where`)."""
-    path = exc.filename or where
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return disk_full_error(path)
+    path = exc.filename or where  # a full disk never gets here: the CLI checks disk_full first
     if exc.errno == errno.EROFS:
         return OrderpipeError(
             f"{path} is on a read-only file system: use a writable place (another --home or "
