@@ -13,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from orderpipe.cli import app
@@ -48,14 +47,7 @@ def rows_and_distinct(target: LocalTarget) -> tuple[int, int]:
     return int(rows or 0), int(distinct or 0)
 
 
-@pytest.fixture
-def pipeline_home(home: Path, spark) -> Path:
-    """A home whose transform runs reuse the test session's SparkSession."""
-    return home
-
-
-def test_run_makes_every_order_queryable_once_while_a_reader_watches(pipeline_home: Path) -> None:
-    home = pipeline_home
+def test_run_makes_every_order_queryable_once_while_a_reader_watches(home: Path) -> None:
     target = LocalTarget(Settings(home=home))
     seen: list[tuple[int, int]] = []
     failed_after_tables: list[str] = []
@@ -95,8 +87,7 @@ def test_run_makes_every_order_queryable_once_while_a_reader_watches(pipeline_ho
     assert target.lag()["lag_seconds"] == 0  # what `run`, `status` and `report` show
 
 
-def test_sigterm_stops_cleanly_and_loses_nothing(pipeline_home: Path) -> None:
-    home = pipeline_home
+def test_sigterm_stops_cleanly_and_loses_nothing(home: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPIPE_")}
     process = subprocess.Popen(
         [str(ORDERPIPE), "--home", str(home), "run", "--rate", "300", "--every", "1h"],

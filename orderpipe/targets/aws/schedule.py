@@ -6,7 +6,7 @@ small job run is billed ~1 minute of 2 DPU, ~$0.015):
 - workflow `<stack>-pipeline`, whose start trigger `<stack>-every` (SCHEDULED, every DURATION)
   starts the ETL job. The job needs no fresh raw catalog: it reads raw by path with its own
   bookmark and registers the partitions it writes, so crawling before every run would multiply
-  the bill (hourly crawls ≈ $106/month against ≈ $4 daily) and add ~1 minute of latency.
+  the bill (hourly crawls ≈ $106/month against ≈ $4.50 daily) and add ~1 minute of latency.
 - `<stack>-daily-crawl` (SCHEDULED, 00:30 UTC) starts the crawler once a day, so the raw table's
   schema and partitions stay current for ad-hoc Athena over raw. It stands outside the workflow:
   a Glue workflow has exactly one start trigger.
