@@ -52,11 +52,10 @@ def file_uri(path: str) -> str:
     )
 
 
-def read_object(path: str) -> tuple[list[str], list[Unreadable]]:
-    """The lines of one raw object as Spark's text reader yields them, and what cannot be read
-    (see `damage`)."""
+def read_object(path: str, uri: str) -> tuple[list[str], list[Unreadable]]:
+    """The lines of one raw object (its `file_uri` is `uri`) as Spark's text reader yields them,
+    and what cannot be read (see `damage`)."""
     raw = Path(path).read_bytes()
-    uri = file_uri(path)
     bad: list[Unreadable] = []
     data = raw
     if path.endswith(".gz"):
@@ -93,10 +92,11 @@ def _batches(paths: list[str]) -> Iterator[tuple[Any, list[Unreadable]]]:
     bad: list[Unreadable] = []
     size = 0
     for path in paths:
-        lines, unreadable = read_object(path)
+        uri = file_uri(path)
+        lines, unreadable = read_object(path, uri)
         values += lines
         bad += unreadable
-        sources.append(pa.repeat(pa.scalar(file_uri(path), pa.string()), len(lines)))
+        sources.append(pa.repeat(pa.scalar(uri, pa.string()), len(lines)))
         size += sum(map(len, lines))
         if size >= BATCH_BYTES:
             yield pa.table({"value": values, "ingested_from": pa.concat_arrays(sources)}), bad
@@ -157,12 +157,8 @@ class DuckEngine:
             con.execute(f"INSERT INTO fields {duck_fields_sql('batch')}")
             con.unregister("batch")
             for part in unreadable:
-                kept = bad.get(part.recordid)
-                if kept is None or (part.ingested_from, part.raw_line) < (
-                    kept.ingested_from,
-                    kept.raw_line,
-                ):
-                    bad[part.recordid] = part
+                kept = bad.setdefault(part.recordid, part)
+                bad[part.recordid] = min(kept, part, key=lambda u: (u.ingested_from, u.raw_line))
             bad_read += len(unreadable)
         if con.execute("SELECT bool_or(_slow) FROM fields").fetchone()[0]:
             con.execute(duck_java_numbers_sql("fields"))

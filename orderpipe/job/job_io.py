@@ -426,7 +426,9 @@ def recover(files: Files, lake: str, register: Registrar | None) -> int:
         manifest_path = join(lake, STAGING, run_id, MANIFEST)
         if files.exists(manifest_path):
             manifest = json.loads(files.read_text(manifest_path))
-            if "version" in manifest:  # staged by a run before versions: redo it from raw
+            # A manifest without a version was staged by a run before versions: discarded
+            # (its raw objects are not in the bookmark, so the next run redoes them).
+            if "version" in manifest:
                 publish(files, lake, manifest)
                 register_manifest(register, lake, manifest)
                 rolled += 1
