@@ -69,6 +69,13 @@ class ReportData:
         costs = [r.cost_usd for r in self.results.values() if r.cost_usd is not None]
         return sum(costs) if costs else None
 
+    @property
+    def scan_summary(self) -> str:
+        """E.g. `Athena scanned 1.2 MB ($0.0000)`; "" where no query reports a scan."""
+        if self.bytes_scanned is None:
+            return ""
+        return f"Athena scanned {byte_size(self.bytes_scanned)} (${self.cost_usd or 0:.4f})"
+
 
 def run_queries(query: Callable[[str, list[Any]], QueryResult]) -> dict[str, QueryResult]:
     """The report's named queries, each with its default parameters."""
@@ -196,10 +203,7 @@ def render(data: ReportData) -> str:
     span = ""
     if kpis.get("firstday"):
         span = f" · orders {kpis['firstday']} to {kpis['lastday']}"
-    scanned = ""
-    if data.bytes_scanned is not None:
-        scanned = (f" · Athena scanned {byte_size(data.bytes_scanned)}"
-                   f" (${data.cost_usd or 0:.4f})")  # fmt: skip
+    scanned = f" · {data.scan_summary}" if data.scan_summary else ""
     stamp = data.generated.strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"

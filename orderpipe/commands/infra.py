@@ -99,12 +99,7 @@ def up(
 
 
 def options_table(rows: list[tuple[str, str, str, str]]) -> Table:
-    table = Table(title="Options", title_justify="left", title_style="bold")
-    for column in ("option", "value", "from", "why"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
-    return table
+    return text_table("Options", ("option", "value", "from", "why"), rows)
 
 
 def down(

@@ -9,7 +9,6 @@ import typer
 
 from orderpipe import console
 from orderpipe.commands import settings_of
-from orderpipe.render import byte_size
 
 
 def report(
@@ -39,9 +38,8 @@ def report(
         page = core.render(data).encode()
         atomic_write(out, page)
         detail = f"{len(results)} queries, {len(page) / 1024:,.0f} KB → {out}"
-        if data.bytes_scanned is not None:
-            detail += f"; Athena scanned {byte_size(data.bytes_scanned)}"
-            detail += f" (${data.cost_usd or 0:.4f})"
+        if data.scan_summary:
+            detail += f"; {data.scan_summary}"
         stage["detail"] = escape(detail)
     if open_:
         import webbrowser
