@@ -152,7 +152,7 @@ def main(argv: list[str]) -> dict:
         high_value_threshold=ns.high_value_threshold,
         full_refresh=ns.full_refresh,
     )
-    print(json.dumps(result, indent=1))
+    print(json.dumps(result.to_json(), indent=1))
     return result
 
 

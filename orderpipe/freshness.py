@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from orderpipe.job.summary import RunSummary
+
 
 @dataclass(frozen=True)
 class RawObject:
@@ -32,14 +34,14 @@ def when(value: Any) -> float | None:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
-def last_success(runs: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+def last_success(runs: Sequence[RunSummary]) -> RunSummary | None:
     """The newest succeeded run (runs come newest first, as `transform_runs` lists them)."""
-    return next((r for r in runs if r.get("state") == "SUCCEEDED"), None)
+    return next((r for r in runs if r.succeeded), None)
 
 
 def lag_figures(
     objects: Iterable[RawObject],
-    runs: Sequence[dict[str, Any]],
+    runs: Sequence[RunSummary],
     *,
     now: float,
     buffer_seconds: float = 0.0,
@@ -47,16 +49,13 @@ def lag_figures(
     """`lag_seconds` (0 when nothing waits; plus the stream's buffering where the objects carry
     only their landing time), the objects waiting, and when the newest order became queryable."""
     done = last_success(runs)
-    cutoff = when(done.get("started_at")) if done else None
+    cutoff = when(done.started_at) if done else None
     # Run times are kept to the second: an object landing within the start's second counts as read.
     waiting = [o for o in objects if cutoff is None or o.landed >= cutoff + 1.0]
     oldest = min((o.arrived for o in waiting), default=None)
     lag = 0.0 if oldest is None else max(0.0, now - oldest) + buffer_seconds
-    fed = next(
-        (r for r in runs if r.get("state") == "SUCCEEDED" and (r.get("records_read") or 0) > 0),
-        None,
-    )
-    finished = when(fed.get("finished_at")) if fed else None
+    fed = next((r for r in runs if r.succeeded and (r.records_read or 0) > 0), None)
+    finished = when(fed.finished_at) if fed else None
     return {
         "lag_seconds": round(lag, 1),
         "raw_objects_waiting": len(waiting),

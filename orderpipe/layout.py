@@ -27,7 +27,7 @@ class HomeLayout:
 
     @property
     def state(self) -> Path:
-        """The local target's state: catalog, crawler, spool, bookmarks, runs, scratch."""
+        """The local target's state: catalog, crawler, spool, bookmarks, scratch."""
         return self.root / "state"
 
     def aws_state(self, stack: str) -> Path:
@@ -57,11 +57,6 @@ class StateLayout:
     @property
     def crawler(self) -> Path:
         return self.root / "crawler.json"
-
-    @property
-    def runs(self) -> Path:
-        """One line per local job run (its summary)."""
-        return self.root / "runs.jsonl"
 
     def bookmark(self, job: str) -> Path:
         return self.root / "bookmarks" / f"{job}.json"

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orderpipe.errors import NotReadyError, OrderpipeError, UsageError
+from orderpipe.job.summary import RunSummary
 from orderpipe.shipper import ShipStats, ship
 from orderpipe.targets.base import JobParams, Target
 
@@ -46,10 +47,7 @@ class Cycle:
     seconds: float = 0.0
     shipped: int = 0  # lines the agent delivered since the previous cycle
     crawled: bool = False
-    ran_job: bool = False
-    transformed: int = 0
-    quarantined: int = 0
-    duplicates: int = 0
+    run: RunSummary | None = None  # the job's run, when the cycle ran it
     note: str = ""  # why the job did not run, or where it was left
     error: str = ""  # one sentence when the cycle failed
 
@@ -277,18 +275,15 @@ class RunLoop:
             if crawl.state == "FAILED":
                 raise OrderpipeError(f"the crawl failed: {crawl.message}")
         try:
-            summary = self.target.run_transform(self.params, wait=True)
+            run = self.target.run_transform(self.params, wait=True)
         except NotReadyError as exc:  # e.g. no raw data yet: nothing to do, not a failure
             self._pending = False
             cycle.note = str(exc).split(":")[0]
             return True
         self._pending = False
-        cycle.ran_job = True
-        cycle.transformed = int(summary.get("transformed") or 0)
-        cycle.quarantined = int(summary.get("quarantined_total") or 0)
-        cycle.duplicates = int(summary.get("duplicates_dropped") or 0)
-        self.figures.transformed += cycle.transformed
-        self.figures.quarantined += cycle.quarantined
+        cycle.run = run
+        self.figures.transformed += run.transformed or 0
+        self.figures.quarantined += run.quarantined_total or 0
         return True
 
     def _measure_lag(self) -> None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from orderpipe import console
+from orderpipe import console, runs_view
+from orderpipe.job.summary import RunSummary
 from orderpipe.render import byte_size
-from orderpipe.targets.base import CrawlResult, JobParams
+from orderpipe.targets.base import CrawlResult, JobParams, Target
 
 
 def ship_logs(target: Any, log_dir: Path | None = None, follow: bool = False) -> Any:
@@ -44,26 +45,12 @@ def describe_crawl(result: CrawlResult) -> str:
     return f"{result.state.lower()}: {added}{tables}{note}"
 
 
-def describe_run(summary: dict[str, Any]) -> str:
-    """A run summary in one line; a run without numbers (still running, or no summary written)
-    by its state."""
-    if summary.get("transformed") is None:
-        return str(summary.get("state") or "unknown")
-    line = (
-        f"{summary.get('records_read') or 0:,} read → {summary['transformed']:,} transformed, "
-        f"{summary.get('quarantined_total') or 0:,} quarantined, "
-        f"{summary.get('duplicates_dropped') or 0:,} duplicates dropped"
-    )
-    written = summary.get("partitions_written")
-    return line + (f", {written:,} partitions" if isinstance(written, int) else "")
-
-
-def run_transform(target: Any, params: JobParams, wait: bool = True) -> dict[str, Any]:
+def run_transform(target: Target, params: JobParams, wait: bool = True) -> RunSummary:
     """Crawl when the catalog is stale, then run the job; each as a timed stage."""
     if target.crawl_is_stale():
         with console.stage("crawl") as stage:
             stage["detail"] = describe_crawl(target.crawl())
     with console.stage("transform") as stage:
-        summary: dict[str, Any] = target.run_transform(params, wait=wait)
-        stage["detail"] = describe_run(summary)
-    return summary
+        run = target.run_transform(params, wait=wait)
+        stage["detail"] = runs_view.describe(run)
+    return run

@@ -12,6 +12,7 @@ from rich.table import Table
 from orderpipe import console
 from orderpipe.commands import settings_of
 from orderpipe.render import ReportFormat, plain, text_table
+from orderpipe.runs_view import runs_table
 from orderpipe.targets.base import Action
 
 
@@ -132,28 +133,6 @@ def down(
     console.success(f"{len(doomed)} resource(s) deleted.")
     if left:
         console.info(left)
-
-
-def _run_row(run: dict[str, Any]) -> list[str]:
-    quarantined = run.get("quarantined_total")
-    return [
-        str(run.get("run_id", "")),
-        str(run.get("started_at", ""))[:19].replace("T", " "),
-        f"{run['seconds']:.1f}s" if isinstance(run.get("seconds"), int | float) else "",
-        f"{run['records_read']:,}" if isinstance(run.get("records_read"), int) else "",
-        f"{run['transformed']:,}" if isinstance(run.get("transformed"), int) else "",
-        f"{quarantined:,}" if isinstance(quarantined, int) else "",
-        str(run.get("state", "")) + (f": {run['error']}" if run.get("error") else ""),
-    ]
-
-
-def runs_table(runs: list[dict[str, Any]], title: str = "Transform runs") -> Table:
-    table = Table(title=title, title_justify="left", title_style="bold")
-    for column in ("run", "started (UTC)", "took", "read", "transformed", "quarantined", "outcome"):
-        table.add_column(column, justify="right" if column in {"took", "read"} else "left")
-    for run in runs:
-        table.add_row(*(escape(cell) for cell in _run_row(run)))
-    return table
 
 
 def status(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from orderpipe import console
+from orderpipe import console, runs_view
 from orderpipe.commands import settings_of
-from orderpipe.commands.infra import runs_table
 from orderpipe.render import key_values
 from orderpipe.settings import EngineName
 from orderpipe.stages import describe_crawl, run_transform
@@ -30,27 +29,6 @@ def crawl(
     with console.stage("crawl") as stage:
         result = target.crawl(wait=wait)
         stage["detail"] = describe_crawl(result)
-
-
-def summary_rows(summary: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The run summary as labelled numbers, quarantine reasons indented under their total."""
-    rows: list[tuple[str, Any]] = [
-        ("raw objects read", summary.get("objects_read")),
-        ("records read", summary.get("records_read")),
-        ("duplicates dropped", summary.get("duplicates_dropped")),
-        ("distinct records", summary.get("distinct_records")),
-        ("transformed", summary.get("transformed")),
-        ("quarantined", summary.get("quarantined_total")),
-    ]
-    for reason, n in sorted((summary.get("quarantined") or {}).items(), key=lambda kv: -kv[1]):
-        if n:
-            rows.append((f"  {reason}", n))
-    rows += [
-        ("partitions written", summary.get("partitions_written")),
-        ("engine", summary.get("engine")),
-        ("seconds", summary.get("seconds")),
-    ]
-    return rows
 
 
 @transform_app.command("run")
@@ -99,22 +77,17 @@ def transform_run(
         full_refresh=full_refresh,
         engine=engine.value if engine is not None else None,
     )
-    summary = run_transform(target, params, wait)
-    title = f"Transform run {summary.get('run_id', '')}"
-    if summary.get("transformed") is not None:
-        from orderpipe.shipper import dead_letters
+    run = run_transform(target, params, wait)
+    rows = runs_view.detail_rows(run)
+    from orderpipe.shipper import dead_letters
 
-        # Lines the agent set aside never reach raw; the accounting still names them.
-        held, folder = dead_letters(target.state.agent)
-        rows = summary_rows(summary)
-        if held:
-            rows.append(("set aside by the agent (all runs)", held))
-        console.out.print(key_values(title, rows))
-        if held:
-            console.info(f"{held:,} line(s) over Firehose's record limit are kept in {folder}.")
-    else:  # still running (--no-wait), or the job wrote no summary
-        state = [("state", summary.get("state") or "unknown"), ("seconds", summary.get("seconds"))]
-        console.out.print(key_values(title, state))
+    # Lines the agent set aside never reach raw; the accounting still names them.
+    held, folder = dead_letters(target.state.agent)
+    if held:
+        rows.append(("set aside by the agent (all runs)", held))
+    console.out.print(key_values(f"Transform run {run.run_id}", rows))
+    if held:
+        console.info(f"{held:,} line(s) over Firehose's record limit are kept in {folder}.")
 
 
 @transform_app.command("status")
@@ -129,7 +102,7 @@ def transform_status(
     if not runs:
         console.info("No transform runs yet: run `orderpipe transform run`.")
         return
-    console.out.print(runs_table(runs))
+    console.out.print(runs_view.runs_table(runs))
 
 
 def register(app: typer.Typer) -> None:

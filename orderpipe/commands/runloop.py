@@ -16,6 +16,7 @@ from orderpipe import console
 from orderpipe.commands import finite_rate, settings_of
 from orderpipe.render import key_values, text_table
 from orderpipe.runloop import Cycle, RunFigures, parse_duration
+from orderpipe.runs_view import describe
 from orderpipe.targets.base import JobParams
 
 schedule_app = typer.Typer(
@@ -29,12 +30,8 @@ def describe_cycle(cycle: Cycle) -> str:
     if cycle.failed:
         return f"{head}; [red]failed[/]: {escape(cycle.error)} — retrying next cycle"
     crawled = ", crawled" if cycle.crawled else ""
-    if not cycle.ran_job:
-        return f"{head}{crawled}; {escape(cycle.note)}"
-    return (
-        f"{head}{crawled}; transformed {cycle.transformed:,}, quarantined "
-        f"{cycle.quarantined:,}, duplicates dropped {cycle.duplicates:,}"
-    )
+    did = cycle.note if cycle.run is None else describe(cycle.run)
+    return f"{head}{crawled}; {escape(did)}"
 
 
 def _lag(figures: RunFigures, now: float) -> str:

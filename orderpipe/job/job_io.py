@@ -31,6 +31,7 @@ from urllib.parse import unquote
 
 from orderpipe.fsutil import LockBusy, atomic_write, hold_lock, not_ours, read_json
 from orderpipe.job.localcatalog import LocalCatalog
+from orderpipe.job.summary import RunSummary
 from orderpipe.job.transform import output_columns, partition_columns, table_specs
 
 LOCK = "_lock"
@@ -593,10 +594,10 @@ def lake_lock(
 
 
 # run summary -----------------------------------------------------------------------------------
-def write_summary(files: Files, lake: str, summary: dict[str, Any]) -> str:
+def write_summary(files: Files, lake: str, summary: RunSummary) -> str:
     """`<lake>/_runs/<run_id>.json`, written whole or not at all."""
-    path = join(lake, RUNS, f"{summary['run_id']}.json")
-    files.write_text(path, json.dumps(summary, indent=1, sort_keys=True))
+    path = join(lake, RUNS, f"{summary.run_id}.json")
+    files.write_text(path, json.dumps(summary.to_json(), indent=1, sort_keys=True))
     return path
 
 

@@ -1,6 +1,6 @@
 """One run of the job, whatever the engine: recover a crashed run, pick the raw objects the
 bookmark has not seen, let the engine stage the merged partitions, commit (manifest), publish,
-register, save the bookmark, write the run summary.
+register, save the bookmark, write the run summary (a failed run's too).
 
 An engine is anything with `process(paths, ctx) -> counts` (see `RunContext`): it reads the
 given raw objects, drops what the tables already hold, and stages one Parquet file per partition
@@ -9,6 +9,7 @@ it rewrites under `<lake>/_staging/<run_id>/<table>/…`. Everything else is sha
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from orderpipe.job import job_io
+from orderpipe.job.summary import RunSummary, iso
 from orderpipe.job.transform import (
     FX_RATE,
     HIGH_VALUE_THRESHOLD,
@@ -59,10 +61,6 @@ def glue_run_id(args: dict[str, str], started: datetime) -> str:
     return job_io.check_run_id(args.get("JOB_RUN_ID") or new_run_id(started))
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def counts(
     *,
     records_read: int,
@@ -84,28 +82,51 @@ def counts(
 
 def summary(
     run_id: str, started: datetime, clock: float, engine: str, **numbers: Any
-) -> dict[str, Any]:
+) -> RunSummary:
+    """A succeeded run's summary from `counts` plus objects_read, partitions_written and the
+    run's parameters (a run that read nothing counts 0 everywhere)."""
     quarantined_by = {r: int(numbers.get("quarantined", {}).get(r, 0)) for r in REASONS}
-    return {
-        "run_id": run_id,
-        "started_at": _iso(started),
-        "finished_at": _iso(datetime.now(UTC)),
-        "seconds": round(time.monotonic() - clock, 3),
-        "state": "SUCCEEDED",
-        "engine": engine,
-        "objects_read": numbers.get("objects_read", 0),
-        "records_read": numbers.get("records_read", 0),
-        "distinct_records": numbers.get("distinct_records", 0),
-        "already_present": numbers.get("already_present", 0),
-        "duplicates_dropped": numbers.get("duplicates_dropped", 0),
-        "transformed": numbers.get("transformed", 0),
-        "quarantined": quarantined_by,
-        "quarantined_total": sum(quarantined_by.values()),
-        "partitions_written": numbers.get("partitions_written", 0),
-        "fx_rate": numbers["fx_rate"],
-        "high_value_threshold": numbers["high_value_threshold"],
-        "full_refresh": numbers["full_refresh"],
-    }
+    return RunSummary(
+        run_id=run_id,
+        started_at=iso(started),
+        finished_at=iso(datetime.now(UTC)),
+        seconds=round(time.monotonic() - clock, 3),
+        state="SUCCEEDED",
+        engine=engine,
+        objects_read=numbers.get("objects_read", 0),
+        records_read=numbers.get("records_read", 0),
+        distinct_records=numbers.get("distinct_records", 0),
+        already_present=numbers.get("already_present", 0),
+        duplicates_dropped=numbers.get("duplicates_dropped", 0),
+        transformed=numbers.get("transformed", 0),
+        quarantined=quarantined_by,
+        quarantined_total=sum(quarantined_by.values()),
+        partitions_written=numbers.get("partitions_written", 0),
+        fx_rate=numbers["fx_rate"],
+        high_value_threshold=numbers["high_value_threshold"],
+        full_refresh=numbers["full_refresh"],
+    )
+
+
+def failed_summary(
+    run_id: str, started: datetime, clock: float, engine: str, error: BaseException, **params: Any
+) -> RunSummary:
+    """A failed run's summary: its parameters and the error's first line; no counts."""
+    return RunSummary(
+        run_id=run_id,
+        started_at=iso(started),
+        finished_at=iso(datetime.now(UTC)),
+        seconds=round(time.monotonic() - clock, 3),
+        state="FAILED",
+        engine=engine,
+        error=first_line(error),
+        **params,
+    )
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def commit_and_publish(ctx: RunContext, register: job_io.Registrar | None) -> int:
@@ -134,9 +155,10 @@ def run_job(
     full_refresh: bool = False,
     run_id: str | None = None,
     grace_seconds: float = job_io.GRACE_SECONDS,
-) -> dict[str, Any]:
+) -> RunSummary:
     """Run the job once with `engine` and return the run summary, also written to
-    `<lake_path>/_runs/<run_id>.json`.
+    `<lake_path>/_runs/<run_id>.json` — a failed run's too (state FAILED, its error's first
+    line), before the error is raised again.
 
     Incremental: only raw objects not in the bookmark file are read; the bookmark is committed
     after output and catalog are written. `full_refresh` reads all raw objects, rebuilds both
@@ -146,26 +168,31 @@ def run_job(
     started, clock = datetime.now(UTC), time.monotonic()
     run_id = job_io.check_run_id(run_id or new_run_id(started))
     files = engine.files_for(lake_path)
-    register = registrar(database, lake_path, catalog_path)
-    job_io.recover(files, lake_path, register)
-
-    raw_files = engine.files_for(raw_path)
-    done = set() if full_refresh else job_io.load_bookmark(bookmark_path)
-    objects = job_io.list_raw_objects(raw_files, raw_path)
-    keys = {path: job_io.object_key(raw_path, path) for path in objects}
-    todo = [path for path in objects if keys[path] not in done]
     params: dict[str, Any] = {
         "fx_rate": fx_rate,
         "high_value_threshold": high_value_threshold,
         "full_refresh": full_refresh,
     }
-    ctx = RunContext(files, lake_path, run_id, started, **params, grace_seconds=grace_seconds)
-    numbers: dict[str, Any] = {}
-    if todo:
-        numbers = engine.process(todo, ctx)
-        numbers["partitions_written"] = commit_and_publish(ctx, register)
-        if bookmark_path is not None:
-            job_io.save_bookmark(bookmark_path, done | {keys[p] for p in todo})
+    try:
+        register = registrar(database, lake_path, catalog_path)
+        job_io.recover(files, lake_path, register)
+        raw_files = engine.files_for(raw_path)
+        done = set() if full_refresh else job_io.load_bookmark(bookmark_path)
+        objects = job_io.list_raw_objects(raw_files, raw_path)
+        keys = {path: job_io.object_key(raw_path, path) for path in objects}
+        todo = [path for path in objects if keys[path] not in done]
+        ctx = RunContext(files, lake_path, run_id, started, **params, grace_seconds=grace_seconds)
+        numbers: dict[str, Any] = {}
+        if todo:
+            numbers = engine.process(todo, ctx)
+            numbers["partitions_written"] = commit_and_publish(ctx, register)
+            if bookmark_path is not None:
+                job_io.save_bookmark(bookmark_path, done | {keys[p] for p in todo})
+    except Exception as exc:
+        failed = failed_summary(run_id, started, clock, engine.name, exc, **params)
+        with contextlib.suppress(Exception):  # a lake that takes no summary: the error says so
+            job_io.write_summary(files, lake_path, failed)
+        raise
     result = summary(
         run_id, started, clock, engine.name, objects_read=len(todo), **numbers, **params
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from orderpipe.errors import UsageError
+from orderpipe.job.summary import RunSummary
 from orderpipe.job.transform import FX_RATE, HIGH_VALUE_THRESHOLD
 from orderpipe.layout import StateLayout
 from orderpipe.settings import Settings
@@ -76,8 +77,8 @@ class DeliveryStream(Protocol):
 
 
 class Target(ABC):
-    """One pipeline, two engines. Run summaries are plain dicts written by the job
-    (`glue_scripts/transform_order_history.py`), so both targets print the same numbers."""
+    """One pipeline, two engines. Run summaries are the job's own (`RunSummary`, written to the
+    lake's `_runs/` by `orderpipe.job.run`), so both targets print the same numbers."""
 
     name: str
 
@@ -145,10 +146,11 @@ class Target(ABC):
         return False
 
     @abstractmethod
-    def run_transform(self, params: JobParams, wait: bool = True) -> dict[str, Any]: ...
+    def run_transform(self, params: JobParams, wait: bool = True) -> RunSummary: ...
 
     @abstractmethod
-    def transform_runs(self, limit: int = 10) -> list[dict[str, Any]]: ...
+    def transform_runs(self, limit: int = 10) -> list[RunSummary]:
+        """The newest `limit` runs, newest first."""
 
     @abstractmethod
     def query(

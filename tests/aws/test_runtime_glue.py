@@ -230,13 +230,13 @@ def test_a_job_run_is_followed_to_the_end_and_returns_the_summary_the_job_wrote(
         on_progress=progress.append,
     )  # fmt: skip
 
-    assert summary["state"] == "SUCCEEDED"
-    assert {k: summary[k] for k in SUMMARY} == SUMMARY
-    assert summary["run_id"].startswith("jr_")
+    assert summary.state == "SUCCEEDED"
+    assert {k: summary.to_json()[k] for k in SUMMARY} == SUMMARY
+    assert summary.run_id.startswith("jr_")
     states = [p["state"] for p in progress]
     assert sorted(set(states), key=states.index) == ["STARTING", "RUNNING", "SUCCEEDED"]
     assert fake.sleeps == sorted(fake.sleeps)
-    run = boto3.client("glue").get_job_run(JobName=NAMES.job, RunId=summary["run_id"])["JobRun"]
+    run = boto3.client("glue").get_job_run(JobName=NAMES.job, RunId=summary.run_id)["JobRun"]
     assert run["Arguments"]["--fx_rate"] == "0.02"
     assert run["Arguments"]["--high_value_threshold"] == "50.0"
     assert run["Arguments"]["--full_refresh"] == "true"
@@ -246,10 +246,10 @@ def test_a_job_run_is_followed_to_the_end_and_returns_the_summary_the_job_wrote(
 def test_without_a_summary_the_run_reports_what_glue_knows(session):
     summary = run_job(session, NAMES, JobParams(), lake_bucket=LAKE, sleep=FakeTime().sleep)
 
-    assert summary["state"] == "SUCCEEDED"
-    assert summary["fx_rate"] == 0.012 and summary["full_refresh"] is False
-    assert all(summary[k] is None for k in SUMMARY)
-    run = boto3.client("glue").get_job_run(JobName=NAMES.job, RunId=summary["run_id"])["JobRun"]
+    assert summary.state == "SUCCEEDED"
+    assert summary.fx_rate == 0.012 and summary.full_refresh is False
+    assert all(getattr(summary, k) is None for k in SUMMARY)
+    run = boto3.client("glue").get_job_run(JobName=NAMES.job, RunId=summary.run_id)["JobRun"]
     assert "--job-bookmark-option" not in run["Arguments"]  # incremental: bookmarks apply
 
 
@@ -299,14 +299,14 @@ def test_a_run_that_moto_fails_is_a_job_failure(session):
 def test_job_runs_lists_the_newest_first_with_their_numbers(session):
     ids = []
     for _ in range(3):
-        ids.append(run_job(session, NAMES, JobParams(), lake_bucket=LAKE)["run_id"])
+        ids.append(run_job(session, NAMES, JobParams(), lake_bucket=LAKE).run_id)
     _write_summary(ids[-1])
 
     runs = job_runs(session, NAMES, limit=2, lake_bucket=LAKE)
 
-    assert [r["run_id"] for r in runs] == [ids[2], ids[1]]
-    assert runs[0]["transformed"] == 1000 and runs[1]["transformed"] is None
-    assert all(r["state"] == "SUCCEEDED" for r in runs)
+    assert [r.run_id for r in runs] == [ids[2], ids[1]]
+    assert runs[0].transformed == 1000 and runs[1].transformed is None
+    assert all(r.state == "SUCCEEDED" for r in runs)
 
 
 def test_the_summary_the_job_writes_under_glues_run_id_is_the_one_transform_status_shows(
@@ -337,5 +337,5 @@ def test_the_summary_the_job_writes_under_glues_run_id_is_the_one_transform_stat
     )
 
     (run,) = job_runs(session, NAMES, 10, lake_bucket=LAKE)
-    assert run["run_id"] == job_run_id
-    assert (run["records_read"], run["transformed"], run["quarantined_total"]) == (1200, 1000, 60)
+    assert run.run_id == job_run_id
+    assert (run.records_read, run.transformed, run.quarantined_total) == (1200, 1000, 60)

@@ -17,6 +17,7 @@ from orderpipe.generator import synthetic_orders
 from orderpipe.job import job_io
 from orderpipe.job.duck_engine import DuckEngine
 from orderpipe.job.run import run_job
+from orderpipe.job.summary import RunSummary
 from orderpipe.replay import ReplayError, replay_orders
 
 pytestmark = pytest.mark.spark
@@ -147,9 +148,9 @@ def table(lake: Path, name: str) -> list[tuple]:
     return duckdb.sql(sql, params=[current]).fetchall()
 
 
-def same_numbers(summary: dict[str, Any]) -> dict[str, Any]:
+def same_numbers(summary: RunSummary) -> dict[str, Any]:
     drop = {"run_id", "started_at", "finished_at", "seconds", "engine"}
-    return {k: v for k, v in summary.items() if k not in drop}
+    return {k: v for k, v in summary.to_json().items() if k not in drop}
 
 
 @pytest.fixture(scope="module")
@@ -215,12 +216,12 @@ def test_both_engines_write_the_same_tables(runs: dict, step: str) -> None:
 
 def test_the_inputs_reach_every_rule(runs: dict) -> None:
     summary, tables = runs["first", "duckdb"]
-    assert summary["transformed"] > 20_000 and summary["duplicates_dropped"] > 0
-    parsed = {r: n for r, n in summary["quarantined"].items() if r != "unreadable"}
+    assert summary.transformed > 20_000 and summary.duplicates_dropped > 0
+    parsed = {r: n for r, n in summary.quarantined.items() if r != "unreadable"}
     assert all(parsed.values()), parsed  # every rule a parsed line can meet, met
     # Two damaged objects, and each line that is not UTF-8 (ids from the exact bytes; the third
     # differs from the second only in trailing whitespace, so it is the same record).
-    assert summary["quarantined"]["unreadable"] == 2 + len(NOT_UTF8) - 1
+    assert summary.quarantined["unreadable"] == 2 + len(NOT_UTF8) - 1
     assert {r[10] for r in tables["transformed_orders"]} >= {"Europe", "Other", "Asia"}
     assert {r[12] for r in tables["transformed_orders"]} == {"High", "Normal"}
 

@@ -122,15 +122,15 @@ def test_glue_main_reads_the_raw_table_location_and_registers_partitions(
     assert source["transformation_ctx"] == "raw_source"  # what makes Glue bookmark the source
     assert [call for call, _ in calls][-1] == "Job.commit"
 
-    assert summary["run_id"] == RUN_ID and summary["fx_rate"] == 2.0
+    assert summary.run_id == RUN_ID and summary.fx_rate == 2.0
     lines = [line for line in (FIXTURES / "orders.ndjson").read_text().splitlines() if line]
-    assert summary["records_read"] == len(lines) and summary["objects_read"] == 1
-    assert summary["transformed"] + summary["quarantined_total"] == summary["distinct_records"]
+    assert summary.records_read == len(lines) and summary.objects_read == 1
+    assert summary.transformed + summary.quarantined_total == summary.distinct_records
     written = json.loads((lake / "_runs" / f"{RUN_ID}.json").read_text())
-    assert written["transformed"] == summary["transformed"] > 0
+    assert written["transformed"] == summary.transformed > 0
 
     registered = partitions["transformed_orders"]
-    assert len(registered) + len(partitions["quarantined_orders"]) == summary["partitions_written"]
+    assert len(registered) + len(partitions["quarantined_orders"]) == summary.partitions_written
     rows = spark.read.parquet(*(p["StorageDescriptor"]["Location"] for p in registered))
-    assert rows.count() == summary["transformed"]
+    assert rows.count() == summary.transformed
     assert rows.filter("totalamountusd <> round(quantity * unitprice * 2, 2)").count() == 0

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from orderpipe.cli import app
 from orderpipe.errors import JobFailed
+from orderpipe.job.summary import RunSummary
 from orderpipe.runloop import Cycle, RunFigures, RunLoop
 from orderpipe.settings import Settings
 from orderpipe.targets.base import JobParams
@@ -125,11 +126,11 @@ class FlakyJob(LocalTarget):
 
     runs = 0
 
-    def run_transform(self, params: JobParams, wait: bool = True) -> dict:
+    def run_transform(self, params: JobParams, wait: bool = True) -> RunSummary:
         self.runs += 1
         if self.runs == 1:
             raise JobFailed("the transform job failed: the disk is on fire")
-        return {"transformed": 0, "quarantined_total": 0, "duplicates_dropped": 0}
+        return RunSummary(f"run-{self.runs}", "SUCCEEDED", transformed=0, quarantined_total=0)
 
 
 def raw_line_count(home: Path) -> int:
@@ -155,7 +156,7 @@ def test_a_failed_cycle_is_reported_and_retried_and_stop_flushes_the_agent(home:
     backstop.cancel()
 
     assert cycles[0].failed and "disk is on fire" in cycles[0].error
-    assert cycles[1].ran_job and not cycles[1].failed  # retried by the next cycle
+    assert cycles[1].run is not None and not cycles[1].failed  # retried by the next cycle
     assert figures.failures == 1 and figures.cycles == len(cycles) >= 3
     # Stopped: no last cycle, but the agent delivered every line written before it stopped.
     assert figures.written == logged_lines(home) == figures.shipped == raw_line_count(home)

@@ -56,21 +56,19 @@ def test_a_torn_or_foreign_state_file_is_one_sentence(
     assert path.read_bytes() == content  # reported, not silently replaced
 
 
-def test_a_torn_last_run_line_does_not_break_transform_status(ready: Path) -> None:
-    runs = ready / "state" / "runs.jsonl"
-    first = {"run_id": "jr_1", "state": "SUCCEEDED", "records_read": 10, "transformed": 9}
-    runs.write_bytes(json.dumps(first).encode() + b'\n{"run_id": "jr_2", "sta')
-    assert "jr_1" in cli(ready, "transform", "status", code=0)
-
-    from orderpipe.settings import Settings
-    from orderpipe.targets.local.target import LocalTarget
-
-    target = LocalTarget(Settings(home=ready))
-    target._record_run({"run_id": "jr_3", "state": "FAILED"})  # the next run starts a new line
-    assert [r["run_id"] for r in target.transform_runs()] == ["jr_3", "jr_1"]
-    runs.write_bytes(b'{"run_id": "jr_1"}\nnot json\n{"run_id": "jr_3"}\n')
-    message = cli(ready, "transform", "status", code=1)
-    assert f"the run history {runs} is unreadable at line 2" in message
+def test_a_torn_run_summary_is_listed_as_unreadable_and_hides_no_other_run(ready: Path) -> None:
+    runs = ready / "buckets" / "orderpipe-lake" / "_runs"
+    runs.mkdir(parents=True)
+    first = {"run_id": "jr_1", "state": "SUCCEEDED", "started_at": "2026-05-01T12:00:00Z",
+             "records_read": 10, "transformed": 9}  # an older summary: fewer keys  # fmt: skip
+    (runs / "jr_1.json").write_text(json.dumps(first))
+    (runs / "jr_2.json").write_bytes(b'{"run_id": "jr_2", "sta')
+    (ready / "state" / "runs.jsonl").write_bytes(b"the history of old versions: ignored\n")
+    for args in (["transform", "status"], ["status"]):
+        shown = cli(ready, *args, code=0)
+        assert "jr_1" in shown and "SUCCEEDED" in shown
+        assert f"UNREADABLE: {runs / 'jr_2.json'} is not a run summary" in shown
+    assert shown.index("jr_2") < shown.index("jr_1")  # written after jr_1 started: listed first
 
 
 def test_a_torn_crawler_state_only_means_crawl_again(ready: Path) -> None:

@@ -159,51 +159,54 @@ def scenario(
 def test_first_run_accounts_for_every_record(scenario: dict[str, Any]) -> None:
     s = scenario["run1"]
     lines = scenario["first_lines"]
-    assert s["state"] == "SUCCEEDED" and s["objects_read"] == 1
-    assert s["records_read"] == len(lines)
-    assert s["distinct_records"] == len(set(lines))  # the fixture holds one exact duplicate
-    assert s["duplicates_dropped"] == len(lines) - len(set(lines)) == 1
-    assert s["distinct_records"] == s["transformed"] + s["quarantined_total"]
-    assert set(s["quarantined"]) == set(REASONS)
-    assert len(scenario["rows1"]["transformed_orders"]) == s["transformed"]
-    assert len(scenario["rows1"]["quarantined_orders"]) == s["quarantined_total"]
+    assert s.state == "SUCCEEDED" and s.objects_read == 1
+    assert s.records_read == len(lines)
+    assert s.distinct_records == len(set(lines))  # the fixture holds one exact duplicate
+    assert s.duplicates_dropped == len(lines) - len(set(lines)) == 1
+    assert s.distinct_records == s.transformed + s.quarantined_total
+    assert set(s.quarantined) == set(REASONS)
+    assert len(scenario["rows1"]["transformed_orders"]) == s.transformed
+    assert len(scenario["rows1"]["quarantined_orders"]) == s.quarantined_total
 
 
 def test_real_rows_land_where_the_rules_say(scenario: dict[str, Any]) -> None:
     expected = Counter(expected_reason(json.loads(x)) for x in set(real_lines()))
-    got = scenario["run1"]["quarantined"]
+    got = scenario["run1"].quarantined
     extra = {"malformed": 1, "missing_key": 1, "non_positive_quantity": 1, "bad_timestamp": 1}
     for reason in REASONS:
         assert got[reason] == expected[reason] + extra.get(reason, 0), reason
-    assert scenario["run1"]["transformed"] == expected[None]
+    assert scenario["run1"].transformed == expected[None]
     assert expected["cancelled"] and expected["missing_customer"] and expected["non_positive_price"]
 
 
 def test_one_file_per_partition_and_summary_file(scenario: dict[str, Any]) -> None:
     for snapshot in ("files1", "files3", "files4"):
         assert all(len(names) == 1 for names in scenario[snapshot].values()), snapshot
-    assert len(scenario["files1"]) == scenario["run1"]["partitions_written"]
+    assert len(scenario["files1"]) == scenario["run1"].partitions_written
     lake = scenario["lake"]
-    assert json.loads((lake / "_runs" / "run-1.json").read_text()) == scenario["run1"]
+    assert json.loads((lake / "_runs" / "run-1.json").read_text()) == scenario["run1"].to_json()
     assert not (lake / "_staging").exists() or not any((lake / "_staging").iterdir())
 
 
 def test_rerun_without_new_data_changes_nothing(scenario: dict[str, Any]) -> None:
     s = scenario["run2"]
-    assert (s["state"], s["objects_read"], s["records_read"], s["transformed"]) == (
+    assert (s.state, s.objects_read, s.records_read, s.transformed) == (
         "SUCCEEDED", 0, 0, 0,
     )  # fmt: skip
-    assert s["quarantined"] == dict.fromkeys(REASONS, 0)
+    assert s.quarantined == dict.fromkeys(REASONS, 0)
     assert scenario["rows2"] == scenario["rows1"]
     assert scenario["files2"] == scenario["files1"]
 
 
 def test_incremental_run_adds_only_new_records_after_a_crash(scenario: dict[str, Any]) -> None:
-    # The crashed attempt never committed its bookmark…
+    # The crashed attempt never committed its bookmark, and left its own FAILED summary…
     assert scenario["bookmark_after_crash"]["objects"] == [f"raw/{HOUR}/orders-1.gz"]
+    crashed = json.loads((scenario["lake"] / "_runs" / "run-3-crashed.json").read_text())
+    assert (crashed["state"], crashed["error"]) == ("FAILED", "simulated crash while publishing")
+    assert crashed["transformed"] is None
     s = scenario["run3"]
     second = scenario["second_lines"]
-    assert s["objects_read"] == 1 and s["records_read"] == len(second)
+    assert s.objects_read == 1 and s.records_read == len(second)
     before = {t: set(r) for t, r in scenario["rows1"].items()}
     after = {t: set(r) for t, r in scenario["rows3"].items()}
     # …and the retry finished its publication: exactly the two new records were added, once.
@@ -218,10 +221,10 @@ def test_incremental_run_adds_only_new_records_after_a_crash(scenario: dict[str,
 
 def test_full_refresh_rebuilds_the_same_tables(scenario: dict[str, Any]) -> None:
     s = scenario["run4"]
-    assert s["full_refresh"] is True and s["objects_read"] == 2
-    assert s["already_present"] == 0
+    assert s.full_refresh is True and s.objects_read == 2
+    assert s.already_present == 0
     assert scenario["rows4"] == scenario["rows3"]
-    assert s["transformed"] == len(scenario["rows3"]["transformed_orders"])
+    assert s.transformed == len(scenario["rows3"]["transformed_orders"])
     assert scenario["bookmark"]["objects"] == [
         f"raw/{HOUR}/orders-1.gz",
         f"raw/{HOUR}/orders-2.ndjson",

@@ -16,6 +16,7 @@ import pytest
 from orderpipe.job import job_io
 from orderpipe.job.duck_engine import DuckEngine
 from orderpipe.job.run import run_job
+from orderpipe.job.summary import RunSummary
 
 
 def order(n: int) -> bytes:
@@ -49,7 +50,7 @@ def raw(tmp_path: Path) -> Path:
     return tmp_path / "raw"
 
 
-def run(raw: Path, lake: Path, **kwargs: Any) -> dict[str, Any]:
+def run(raw: Path, lake: Path, **kwargs: Any) -> RunSummary:
     return run_job(DuckEngine(), raw_path=str(raw), lake_path=str(lake), database="orderpipe",
                    catalog_path=str(lake.parent / "catalog.json"),
                    bookmark_path=str(lake.parent / "bookmark.json"), **kwargs)  # fmt: skip
@@ -60,24 +61,24 @@ def test_readable_lines_land_and_the_rest_is_quarantined_unreadable(
 ) -> None:
     lake = tmp_path / "lake"
     summary = run(raw, lake)
-    assert summary["state"] == "SUCCEEDED" and summary["objects_read"] == 4
+    assert summary.state == "SUCCEEDED" and summary.objects_read == 4
     rows = quarantined(lake)
     unreadable = [r for r in rows if r[0] == "unreadable"]
-    assert len(unreadable) == 4 == summary["quarantined"]["unreadable"]
+    assert len(unreadable) == 4 == summary.quarantined["unreadable"]
     by_object = {Path(r[2]).name: r for r in unreadable if r[2].endswith(".gz")}
     assert set(by_object) == {"b-truncated.gz", "c-not-gzip.gz"}
     assert "cut short" in by_object["b-truncated.gz"][1]
     assert "not readable as gzip" in by_object["c-not-gzip.gz"][1]
     shown = sorted(r[1] for r in unreadable if r[2].endswith(".ndjson"))
     assert shown == ['{"bad": "\\xfe"}', '{"bad": "\\xff"}']  # two records, shown escaped
-    kept = summary["transformed"]
+    kept = summary.transformed
     assert 10 + 1 < kept < 10 + 1 + 200  # the good objects, and the truncated one's first lines
-    assert summary["distinct_records"] == kept + summary["quarantined_total"]
+    assert summary.distinct_records == kept + summary.quarantined_total
 
     again = run(raw, lake, full_refresh=True)
-    assert (again["transformed"], again["quarantined_total"]) == (
+    assert (again.transformed, again.quarantined_total) == (
         kept,
-        summary["quarantined_total"],
+        summary.quarantined_total,
     )
     assert quarantined(lake) == rows
 
@@ -95,7 +96,7 @@ def test_a_corrupt_lake_file_is_one_sentence_and_a_full_refresh_repairs_it(
     with pytest.raises(RuntimeError, match="full-refresh") as failure:
         run(raw, lake)
     assert victim in str(failure.value) and "\n" not in str(failure.value)
-    assert run(raw, lake, full_refresh=True)["state"] == "SUCCEEDED"
+    assert run(raw, lake, full_refresh=True).state == "SUCCEEDED"
 
 
 def test_old_versions_stay_for_the_grace_period_then_go(raw: Path, tmp_path: Path) -> None:

@@ -210,8 +210,7 @@ def test_a_failed_run_cycle_prints_its_error_as_text() -> None:
     from orderpipe.runloop import Cycle
 
     error = "bad Country 'Evil[/]' \\[x]"
-    cycle = Cycle(number=3, seconds=1.0, shipped=5, crawled=False, ran_job=False, transformed=0,
-                  quarantined=0, duplicates=0, note="", error=error)  # fmt: skip
+    cycle = Cycle(number=3, seconds=1.0, shipped=5, error=error)
     screen = Console(width=200, record=True)
     screen.print(describe_cycle(cycle), highlight=False)
     assert "failed: bad Country 'Evil[/]' \\[x] — retrying" in screen.export_text()

@@ -9,6 +9,7 @@ import pytest
 
 from orderpipe.errors import UsageError
 from orderpipe.freshness import RawObject, lag_figures
+from orderpipe.job.summary import RunSummary
 from orderpipe.runloop import parse_duration
 from orderpipe.targets.aws.schedule import cron_every, every_of, next_run
 
@@ -33,10 +34,10 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
-def run(started: float, state: str = "SUCCEEDED", read: int = 10) -> dict:
+def run(started: float, state: str = "SUCCEEDED", read: int = 10) -> RunSummary:
     """A run as `transform_runs` lists it."""
-    return {"state": state, "started_at": iso(started), "finished_at": iso(started + 5),
-            "records_read": read}  # fmt: skip
+    return RunSummary(f"run-{started}", state, started_at=iso(started),
+                      finished_at=iso(started + 5), records_read=read)  # fmt: skip
 
 
 def test_lag_is_the_wait_of_the_oldest_object_landed_since_the_last_successful_run() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from orderpipe import console
 from orderpipe.errors import JobFailed, OrderpipeError
+from orderpipe.job.summary import RunSummary
 from orderpipe.job.transform import QUARANTINE_TABLE, TRANSFORMED_TABLE
 from orderpipe.settings import StackNames
 from orderpipe.targets.aws.errors import error_code, translate
@@ -28,16 +29,6 @@ Clock = Callable[[], float]
 Progress = Callable[[dict[str, Any]], None]
 
 RUN_SUMMARY_PREFIX = "_runs/"
-SUMMARY_COUNTS = (
-    "objects_read",
-    "records_read",
-    "distinct_records",
-    "duplicates_dropped",
-    "transformed",
-    "quarantined",
-    "quarantined_total",
-    "partitions_written",
-)
 JOB_FAILED_STATES = frozenset({"FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED"})
 JOB_DONE_STATES = JOB_FAILED_STATES | {"SUCCEEDED"}
 # LastCrawl.Status → our state (moto says COMPLETED/STOPPED where Glue says SUCCEEDED/CANCELLED).
@@ -208,7 +199,7 @@ def run_job(
     sleep: Sleep = time.sleep,
     clock: Clock = time.monotonic,
     on_progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> RunSummary:
     """Start a run of the stack's job; with `wait`, follow it and return its run summary.
 
     Raises JobFailed (with Glue's message and where the logs are) when the run does not succeed.
@@ -261,18 +252,16 @@ def run_job(
             f"groups {group}/error and {group}/output, stream {run_id} "
             f"(`aws logs tail {group}/error --log-stream-names {run_id}`)."
         )
-    record = _run_record(run)
-    if run["JobRunState"] == "SUCCEEDED":
-        summary = _read_summary(session, lake_bucket, run_id)
-        if summary is None:
-            console.warn(
-                f"run {run_id} succeeded but wrote no run summary (s3://{lake_bucket}/"
-                f"{RUN_SUMMARY_PREFIX}{run_id}.json), so its row counts are unknown: see the "
-                f"job's output log, `aws logs tail {run.get('LogGroupName') or '/aws-glue/jobs'}"
-                f"/output --log-stream-names {run_id}`."
-            )
-        else:
-            record = {**record, **summary}
+    if run["JobRunState"] != "SUCCEEDED":  # still running (--no-wait)
+        return _run_record(run)
+    record = _with_summary(session, lake_bucket, run)
+    if record.transformed is None:
+        console.warn(
+            f"run {run_id} succeeded but wrote no run summary (s3://{lake_bucket}/"
+            f"{RUN_SUMMARY_PREFIX}{run_id}.json), so its row counts are unknown: see the "
+            f"job's output log, `aws logs tail {run.get('LogGroupName') or '/aws-glue/jobs'}"
+            f"/output --log-stream-names {run_id}`."
+        )
     return record
 
 
@@ -287,7 +276,7 @@ def _job_run(glue: Any, names: StackNames, run_id: str) -> dict[str, Any]:
 
 def job_runs(
     session: AwsSession, names: StackNames, limit: int = 10, *, lake_bucket: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[RunSummary]:
     """The newest `limit` runs of the stack's job, newest first; with `lake_bucket`, each
     succeeded run carries the numbers from its run summary."""
     import botocore.exceptions
@@ -302,35 +291,38 @@ def job_runs(
             return []
         raise translate(exc, "glue.GetJobRuns", f"job {names.job}") from None
     runs.sort(key=lambda run: _started(run), reverse=True)
-    records = []
-    for run in runs[:limit]:
-        record = _run_record(run)
-        if lake_bucket and run["JobRunState"] == "SUCCEEDED":
-            record.update(_read_summary(session, lake_bucket, run["Id"]) or {})
-        records.append(record)
-    return records
+    return [
+        _with_summary(session, lake_bucket, run)
+        if lake_bucket and run["JobRunState"] == "SUCCEEDED"
+        else _run_record(run)
+        for run in runs[:limit]
+    ]
 
 
-def _run_record(run: dict[str, Any]) -> dict[str, Any]:
-    """What Glue itself knows of a run, in the run-summary keys (counts unknown: None)."""
+def _run_record(run: dict[str, Any]) -> RunSummary:
+    """What Glue itself knows of a run (its counts unknown: None)."""
     arguments = run.get("Arguments") or {}
     done = run["JobRunState"] in JOB_DONE_STATES
-    record: dict[str, Any] = {
-        "run_id": run["Id"],
-        "started_at": _iso(run.get("StartedOn")),
-        "finished_at": _iso(run.get("CompletedOn")) if done else None,
-        "seconds": run.get("ExecutionTime"),
-        "state": run["JobRunState"],
-    }
-    record.update(dict.fromkeys(SUMMARY_COUNTS))
-    record.update(
+    return RunSummary(
+        run_id=run["Id"],
+        state=run["JobRunState"],
+        started_at=_iso(run.get("StartedOn")),
+        finished_at=_iso(run.get("CompletedOn")) if done else None,
+        seconds=run.get("ExecutionTime"),
         fx_rate=_float(arguments.get("--fx_rate")),
         high_value_threshold=_float(arguments.get("--high_value_threshold")),
         full_refresh=arguments.get("--full_refresh") == "true",
-        dpu_seconds=_dpu_seconds(run),
         error=run.get("ErrorMessage"),
+        dpu_seconds=_dpu_seconds(run),
     )
-    return record
+
+
+def _with_summary(session: AwsSession, bucket: str, run: dict[str, Any]) -> RunSummary:
+    """A succeeded run as its own summary tells it, over what Glue knows (its capacity, and
+    anything an older summary lacks); as Glue tells it (counts unknown) without a summary."""
+    return RunSummary.from_json(
+        _run_record(run).to_json() | (_read_summary(session, bucket, run["Id"]) or {})
+    )
 
 
 def _read_summary(session: AwsSession, bucket: str, run_id: str) -> dict[str, Any] | None:
@@ -343,7 +335,10 @@ def _read_summary(session: AwsSession, bucket: str, run_id: str) -> dict[str, An
         if error_code(exc) in ("NoSuchKey", "404"):
             return None
         raise translate(exc, "s3.GetObject", f"s3://{bucket}/{key}") from None
-    summary = json.loads(body)
+    try:
+        summary = json.loads(body)
+    except ValueError:  # not the job's JSON: its counts are unknown
+        return None
     return summary if isinstance(summary, dict) else None
 
 

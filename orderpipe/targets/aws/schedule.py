@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from orderpipe.errors import NotReadyError, UsageError
+from orderpipe.job.summary import RunSummary
 from orderpipe.targets.aws.planner import act
 from orderpipe.targets.aws.reader import Reader
 from orderpipe.targets.base import Action
@@ -182,20 +183,18 @@ def scheduled_every(reader: Reader) -> float | None:
     return every_of(str(found.get("Schedule", "")))
 
 
-def job_run_usd(reader: Reader, runs: list[dict[str, Any]]) -> float:
+def job_run_usd(reader: Reader, runs: list[RunSummary]) -> float:
     """What one job run costs at list prices: the recent runs' mean DPU-seconds, at least Glue's
     minimum (two DPUs for one minute)."""
     job = reader.job() or {}
     price = JOB_USD_PER_DPU_HOUR.get(str(job.get("ExecutionClass", "STANDARD")), 0.44)
     floor = JOB_MIN_DPU * JOB_MIN_SECONDS
-    seen = [float(r["dpu_seconds"]) for r in runs if r.get("dpu_seconds")]
+    seen = [r.dpu_seconds for r in runs if r.dpu_seconds]
     dpu_seconds = max(floor, sum(seen) / len(seen)) if seen else floor
     return dpu_seconds / 3600 * price
 
 
-def describe(
-    reader: Reader, runs: list[dict[str, Any]], now: float | None = None
-) -> dict[str, Any]:
+def describe(reader: Reader, runs: list[RunSummary], now: float | None = None) -> dict[str, Any]:
     """What `schedule show` prints: triggers, next runs, last workflow runs, cost at list prices."""
     now = time.time() if now is None else now
     stack = reader.spec.stack

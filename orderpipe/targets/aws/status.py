@@ -16,6 +16,7 @@ from typing import Any
 
 from orderpipe.errors import OrderpipeError
 from orderpipe.freshness import RawObject, lag_figures, last_success, when
+from orderpipe.job.summary import RunSummary
 from orderpipe.settings import BUCKET_ROLES, RAW_PREFIX
 from orderpipe.targets.aws.errors import aws_errors
 from orderpipe.targets.aws.glue_run import CRAWL_STATES, catalog_snapshot, job_runs, partition_count
@@ -227,7 +228,7 @@ def schedule_rows(reader: Reader) -> list[dict[str, Any]]:
 
 def lag(
     reader: Reader,
-    runs: list[dict[str, Any]] | None = None,
+    runs: list[RunSummary] | None = None,
     stream: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Lag from the raw objects that landed since the last successful job run started, plus
@@ -239,7 +240,7 @@ def lag(
     hints = ((stream or {}).get("destination") or {}).get("BufferingHints") or {}
     buffer = float(hints.get("IntervalInSeconds", spec.options.buffer_seconds))
     done = last_success(runs)
-    started = when(done.get("started_at")) if done else None
+    started = when(done.started_at) if done else None
     listing: dict[str, Any] = {"Bucket": spec.bucket("raw"), "Prefix": RAW_PREFIX}
     if started is not None:  # keys sort by time: skip the hours before that run
         listing["StartAfter"] = datetime.fromtimestamp(started, UTC).strftime(
@@ -269,7 +270,7 @@ def _attempt(read: Callable[[], Any]) -> Any:
         return f"unreadable: {exc}"
 
 
-def last_runs(reader: Reader, job_exists: bool) -> list[dict[str, Any]]:
+def last_runs(reader: Reader, job_exists: bool) -> list[RunSummary]:
     """The newest job runs with their run-summary numbers (as `transform status` lists them)."""
     if not job_exists:
         return []

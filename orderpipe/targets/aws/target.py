@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from orderpipe.errors import UsageError
+from orderpipe.job.summary import RunSummary
 from orderpipe.layout import HomeLayout
 from orderpipe.settings import Settings
 from orderpipe.targets.aws.artifacts import job_artifacts
@@ -149,7 +150,7 @@ class AwsTarget(Target):
 
         return start_crawl(self.session, self.names, wait=wait, sleep=self.sleep)
 
-    def run_transform(self, params: JobParams, wait: bool = True) -> dict[str, Any]:
+    def run_transform(self, params: JobParams, wait: bool = True) -> RunSummary:
         from orderpipe import console
         from orderpipe.targets.aws.glue_run import run_job
 
@@ -180,7 +181,7 @@ class AwsTarget(Target):
         if stale:
             Executor(self.session, sleep=self.sleep, show=self.show_progress).run(stale)
 
-    def transform_runs(self, limit: int = 10) -> list[dict[str, Any]]:
+    def transform_runs(self, limit: int = 10) -> list[RunSummary]:
         from orderpipe.targets.aws.glue_run import job_runs
 
         return job_runs(self.session, self.names, limit, lake_bucket=self.bucket("lake"))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orderpipe.freshness import RawObject, lag_figures
+from orderpipe.job.summary import RunSummary
 from orderpipe.job.transform import QUARANTINE_TABLE, TRANSFORMED_TABLE
 from orderpipe.render import byte_size
 from orderpipe.targets.local import crawler, duck, home
@@ -103,7 +104,7 @@ def collect(target: LocalTarget) -> dict[str, Any]:
     }
 
 
-def lag(raw: list[Path], runs: list[dict[str, Any]], stream: str) -> dict[str, Any]:
+def lag(raw: list[Path], runs: list[RunSummary], stream: str) -> dict[str, Any]:
     """Lag from the raw objects: landed at their mtime; their oldest record arrived at the
     time in their Firehose-style name (`<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz`)."""
     objects = []

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from orderpipe.errors import JobFailed, NotReadyError, OrderpipeError, UsageError
-from orderpipe.fsutil import StateFileError
 from orderpipe.job.localcatalog import LocalCatalog
+from orderpipe.job.summary import RunSummary
 from orderpipe.layout import HomeLayout
 from orderpipe.settings import BUCKET_ROLES, Settings
 from orderpipe.targets.base import (
@@ -148,7 +145,7 @@ class LocalTarget(Target):
 
         return DuckEngine(temp_dir=self.state.duckdb_scratch, memory_limit=duck_memory_limit())
 
-    def run_transform(self, params: JobParams, wait: bool = True) -> dict[str, Any]:
+    def run_transform(self, params: JobParams, wait: bool = True) -> RunSummary:
         self.require_home()
         if not crawler.raw_objects(self.bucket("raw")):
             raise NotReadyError(
@@ -167,13 +164,11 @@ class LocalTarget(Target):
                 "without --no-wait to queue behind it."
             ) from None
 
-    def _run_transform(self, engine: Any, params: JobParams) -> dict[str, Any]:
-        from orderpipe.job.run import new_run_id, run_job
+    def _run_transform(self, engine: Any, params: JobParams) -> RunSummary:
+        from orderpipe.job.run import run_job
 
-        run_id = new_run_id(datetime.now(UTC))  # the job's own id format, as under spark-submit
-        started = time.time()
         try:
-            summary: dict[str, Any] = run_job(
+            return run_job(
                 engine,
                 raw_path=str(self.bucket("raw") / "raw"),
                 lake_path=str(self.bucket("lake")),
@@ -183,54 +178,16 @@ class LocalTarget(Target):
                 fx_rate=params.fx_rate,
                 high_value_threshold=params.high_value_threshold,
                 full_refresh=params.full_refresh,
-                run_id=run_id,
             )
-        except Exception as exc:
-            self._record_run(
-                {
-                    "run_id": run_id,
-                    "started_at": datetime.fromtimestamp(started, UTC).isoformat(),
-                    "seconds": round(time.time() - started, 1),
-                    "state": "FAILED",
-                    "engine": engine.name,
-                    "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-                }
-            )
+        except Exception as exc:  # the job wrote its FAILED summary: `transform status` lists it
             raise JobFailed(f"the transform job failed: {exc}") from exc
-        self._record_run(summary)
-        return summary
 
-    @property
-    def _runs_file(self) -> Path:
-        return self.state.runs
+    def transform_runs(self, limit: int = 10) -> list[RunSummary]:
+        """The newest runs first, from the summaries the job writes to the lake's `_runs/`."""
+        from orderpipe.job.job_io import RUNS
+        from orderpipe.job.summary import read_history
 
-    def _record_run(self, summary: dict[str, Any]) -> None:
-        """Append one line in one write, first cutting off a line torn by a crash."""
-        with self._runs_file.open("a+b") as handle:
-            handle.seek(0)
-            whole = handle.read().rfind(b"\n") + 1
-            handle.truncate(whole)
-            handle.write(json.dumps(summary, default=str).encode() + b"\n")
-
-    def transform_runs(self, limit: int = 10) -> list[dict[str, Any]]:
-        """The newest runs first. A torn last line (a crash while recording) is skipped."""
-        try:
-            lines = self._runs_file.read_bytes().splitlines()
-        except FileNotFoundError:
-            return []
-        runs = []
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                runs.append(json.loads(line))
-            except ValueError:
-                if number < len(lines):
-                    raise StateFileError(
-                        f"the run history {self._runs_file} is unreadable at line {number}; "
-                        "delete that line or move the file away (it only lists past runs)."
-                    ) from None
-        return [run for run in reversed(runs) if isinstance(run, dict)][:limit]
+        return read_history(self.bucket("lake") / RUNS, limit)
 
     def query(
         self, sql: str, params: Sequence[Any] = (), reuse_minutes: int | None = None

@@ -1,0 +1,139 @@
+"""A job run's summary: what the job writes to `<lake>/_runs/<run_id>.json` and every command
+prints. Standard library only: it travels to Glue with the job.
+
+A summary may be partial — a run still going, a failed one, a Glue run whose summary is not
+written yet, an older summary file: counts nobody knows are None, never 0.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# The keys every written summary has, in the order a person reads them; `error` only on
+# failed runs, `dpu_seconds` only where Glue reports capacity (never written by the job).
+KEYS = (
+    "run_id",
+    "started_at",
+    "finished_at",
+    "seconds",
+    "state",
+    "engine",
+    "objects_read",
+    "records_read",
+    "distinct_records",
+    "already_present",
+    "duplicates_dropped",
+    "transformed",
+    "quarantined",
+    "quarantined_total",
+    "partitions_written",
+    "fx_rate",
+    "high_value_threshold",
+    "full_refresh",
+)
+OPTIONAL_KEYS = ("error", "dpu_seconds")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    state: str  # SUCCEEDED, FAILED, or Glue's run state (RUNNING, TIMEOUT, …)
+    started_at: str | None = None  # ISO-8601, UTC
+    finished_at: str | None = None
+    seconds: float | None = None
+    engine: str | None = None
+    objects_read: int | None = None
+    records_read: int | None = None
+    distinct_records: int | None = None
+    already_present: int | None = None
+    duplicates_dropped: int | None = None
+    transformed: int | None = None
+    quarantined: dict[str, int] | None = None  # reason → rows
+    quarantined_total: int | None = None
+    partitions_written: int | None = None
+    fx_rate: float | None = None
+    high_value_threshold: float | None = None
+    full_refresh: bool | None = None
+    error: str | None = None  # first line of why the run failed
+    dpu_seconds: float | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "SUCCEEDED"
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary file's object: every key of KEYS, plus `error`/`dpu_seconds` when set."""
+        data = {key: getattr(self, key) for key in KEYS}
+        data |= {key: getattr(self, key) for key in OPTIONAL_KEYS if getattr(self, key) is not None}
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunSummary:
+        """Tolerant of older or partial summaries: a missing key or a value of the wrong type
+        is None; keys it does not know are ignored."""
+        kinds = {f.name: f.type for f in fields(cls)}
+        values = {name: _typed(data.get(name), str(kinds[name])) for name in kinds}
+        values["run_id"] = str(data.get("run_id") or "")
+        values["state"] = str(data.get("state") or "unknown")
+        return cls(**values)
+
+    @classmethod
+    def parse(cls, text: str | bytes) -> RunSummary:
+        """A summary file's text; ValueError when it is not a JSON object."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("a run summary is a JSON object")
+        return cls.from_json(data)
+
+
+def iso(moment: datetime) -> str:
+    """A summary's time: ISO-8601 in UTC to the second, `2026-05-01T12:00:00Z`."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _typed(value: Any, kind: str) -> Any:
+    """`value` if it has the field's type (`kind` as written in the class), else None."""
+    if kind.startswith("int"):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind.startswith("float"):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else None
+    elif kind.startswith("bool"):
+        ok = isinstance(value, bool)
+    elif kind.startswith("dict"):
+        ok = isinstance(value, dict)
+        value = {str(k): v for k, v in value.items() if isinstance(v, int)} if ok else None
+    else:
+        ok = isinstance(value, str)
+    return value if ok else None
+
+
+def read_history(folder: Path, limit: int) -> list[RunSummary]:
+    """The newest `limit` summaries in a `_runs` folder on this machine, newest first (by start,
+    then run id). A file that does not parse is listed as UNREADABLE, by its name and when it
+    was written: one torn file hides no other run and never breaks a status page."""
+    found = []
+    for path in folder.glob("*.json"):
+        try:
+            found.append(RunSummary.parse(path.read_bytes()))
+        except (OSError, ValueError) as exc:  # JSON errors are ValueErrors
+            found.append(_unreadable(path, exc))
+    found.sort(key=lambda run: (run.started_at or run.finished_at or "", run.run_id), reverse=True)
+    return found[:limit]
+
+
+def _unreadable(path: Path, error: Exception) -> RunSummary:
+    try:
+        written: str | None = iso(datetime.fromtimestamp(path.stat().st_mtime, UTC))
+    except OSError:
+        written = None
+    return RunSummary(
+        run_id=path.stem,
+        state="UNREADABLE",
+        finished_at=written,
+        error=f"{path} is not a run summary ({str(error).splitlines()[0]}); move it away",
+    )
