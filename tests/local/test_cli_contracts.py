@@ -178,9 +178,10 @@ def test_a_failed_job_exits_1_and_is_recorded_as_failed(home: Path) -> None:
     assert "Error: the transform job failed: a lake file is unreadable" in failed.stderr
     assert "--full-refresh" in failed.stderr
     # The job wrote the failed run's summary; both commands read it from there.
-    (summary,) = [json.loads(p.read_text()) for p in (home / "buckets" / "orderpipe-lake" /
-                  "_runs").glob("*.json") if '"FAILED"' in p.read_text()]  # fmt: skip
-    assert summary["error"].startswith("a lake file is unreadable") and summary["transformed"] is None
+    written = [json.loads(p.read_text()) for p in (home / "buckets").glob("*/_runs/*.json")]
+    (summary,) = [s for s in written if s["state"] == "FAILED"]
+    assert summary["error"].startswith("a lake file is unreadable")
+    assert summary["transformed"] is None
     for args in (["transform", "status"], ["status"]):
         runs = " ".join(cli(home, *args).stdout.split())
         assert f"{summary['run_id']} " in runs and "SUCCEEDED" in runs
