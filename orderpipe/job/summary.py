@@ -7,7 +7,9 @@ written yet, an older summary file: counts nobody knows are None, never 0.
 
 from __future__ import annotations
 
+import heapq
 import json
+import os
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,25 +117,39 @@ def _typed(value: Any, kind: str) -> Any:
 def read_history(folder: Path, limit: int) -> list[RunSummary]:
     """The newest `limit` summaries in a `_runs` folder on this machine, newest first (by start,
     then run id). A file that does not parse is listed as UNREADABLE, by its name and when it
-    was written: one torn file hides no other run and never breaks a status page."""
-    found = []
-    for path in folder.glob("*.json"):
-        try:
-            found.append(RunSummary.parse(path.read_bytes()))
-        except (OSError, ValueError) as exc:  # JSON errors are ValueErrors
-            found.append(_unreadable(path, exc))
-    found.sort(key=lambda run: (run.started_at or run.finished_at or "", run.run_id), reverse=True)
-    return found[:limit]
+    was written: one torn file hides no other run and never breaks a status page.
 
-
-def _unreadable(path: Path, error: Exception) -> RunSummary:
+    Files are read newest-written first, and only until the rest were written before the
+    `limit`-th newest run started (a run starts before its summary is written): a lake with a
+    year of runs reads a few files, not all."""
     try:
-        written: str | None = iso(datetime.fromtimestamp(path.stat().st_mtime, UTC))
-    except OSError:
-        written = None
-    return RunSummary(
-        run_id=path.stem,
-        state="UNREADABLE",
-        finished_at=written,
-        error=f"{path} is not a run summary ({str(error).splitlines()[0]}); move it away",
-    )
+        listing = [(e.stat().st_mtime, e.path) for e in os.scandir(folder)]
+    except FileNotFoundError:
+        return []
+    newest: list[tuple[tuple[str, str, str], RunSummary]] = []  # min-heap: the newest `limit`
+    for mtime, name in sorted(listing, reverse=True):
+        written = iso(datetime.fromtimestamp(mtime, UTC))
+        if len(newest) >= limit and (not newest or written < newest[0][0][0]):
+            break
+        if not name.endswith(".json"):  # the temp file of a summary being written
+            continue
+        run = _read(Path(name), written)
+        key = (run.started_at or run.finished_at or "", run.run_id, name)  # the name: unique
+        if len(newest) < limit:
+            heapq.heappush(newest, (key, run))
+        elif key > newest[0][0]:
+            heapq.heapreplace(newest, (key, run))
+    return [run for _, run in sorted(newest, key=lambda pair: pair[0], reverse=True)]
+
+
+def _read(path: Path, written: str) -> RunSummary:
+    try:
+        return RunSummary.parse(path.read_bytes())
+    except (OSError, ValueError) as exc:  # JSON errors are ValueErrors
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return RunSummary(
+            run_id=path.stem,
+            state="UNREADABLE",
+            finished_at=written,
+            error=f"{path} is not a run summary ({reason}); move it away",
+        )

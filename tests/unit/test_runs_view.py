@@ -4,6 +4,7 @@ summary leaves out."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from orderpipe import runs_view
 from orderpipe.commands.runloop import describe_cycle
 from orderpipe.job import job_io
 from orderpipe.job.run import failed_summary, summary
-from orderpipe.job.summary import RunSummary
+from orderpipe.job.summary import RunSummary, read_history
 from orderpipe.render import key_values
 from orderpipe.runloop import Cycle
 
@@ -90,3 +91,27 @@ def test_a_run_reads_in_to_out_and_a_failed_one_by_its_error() -> None:
     failed = RunSummary("jr_4", "FAILED", error="a lake file is unreadable [/]")
     assert runs_view.describe(failed) == "FAILED: a lake file is unreadable [/]"
     assert "FAILED: a lake file is unreadable [/]" in shown(runs_view.runs_table([failed]))
+
+
+def test_the_local_history_lists_the_newest_starts_reading_only_the_newest_files(
+    tmp_path: Path,
+) -> None:
+    """A long run started first and finished last; a torn summary; a summary being written."""
+
+    def write(run_id: str, started: str, written: str, text: str | None = None) -> None:
+        path = tmp_path / f"{run_id}.json"
+        at = RunSummary(run_id, "SUCCEEDED", started_at=started)
+        path.write_text(text if text is not None else json.dumps(at.to_json()))
+        moment = datetime.fromisoformat(written).replace(tzinfo=UTC).timestamp()
+        os.utime(path, (moment, moment))
+
+    write("long", "2026-05-01T10:00:00Z", "2026-05-01T10:30:00")
+    write("short", "2026-05-01T10:05:00Z", "2026-05-01T10:06:00")
+    write("last", "2026-05-01T10:20:00Z", "2026-05-01T10:21:00")
+    write("old", "2026-04-01T10:20:00Z", "2026-04-01T10:21:00", text="not json")
+    (tmp_path / ".last.json.x1.tmp").write_text("{")
+    assert [r.run_id for r in read_history(tmp_path, 2)] == ["last", "short"]
+    every = read_history(tmp_path, 10)
+    assert [r.run_id for r in every] == ["last", "short", "long", "old"]
+    assert every[-1].state == "UNREADABLE" and every[-1].finished_at == "2026-04-01T10:21:00Z"
+    assert read_history(tmp_path / "no-runs-yet", 10) == []
