@@ -21,6 +21,7 @@ from typing import Any
 from orderpipe.job import job_io
 from orderpipe.job.run import RunContext, commit_and_publish, glue_run_id, run_job, summary
 from orderpipe.job.spark_engine import SparkEngine
+from orderpipe.job.summary import RunSummary
 from orderpipe.job.transform import FX_RATE, HIGH_VALUE_THRESHOLD
 
 # Glue ------------------------------------------------------------------------------------------
@@ -68,7 +69,7 @@ def _glue_raw_path(args: dict[str, str], glue: Any) -> str:
     return str(table["StorageDescriptor"]["Location"])
 
 
-def glue_main(argv: list[str]) -> dict:
+def glue_main(argv: list[str]) -> RunSummary:
     """The Glue job: bookmarks make it incremental. For --full-refresh the aws target starts the
     run with bookmarks disabled, so the source yields every object and the tables are rebuilt."""
     import boto3
@@ -114,7 +115,7 @@ def glue_main(argv: list[str]) -> dict:
     return result
 
 
-def main(argv: list[str]) -> dict:
+def main(argv: list[str]) -> RunSummary:
     """spark-submit / python: the same job with argparse and a local or given SparkSession."""
     import argparse
     import json
