@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from orderpipe.job import job_io
-from orderpipe.job.summary import RunSummary, iso
+from orderpipe.job.summary import RunSummary, first_line, iso
 from orderpipe.job.transform import (
     FX_RATE,
     HIGH_VALUE_THRESHOLD,
@@ -122,11 +122,6 @@ def failed_summary(
         error=first_line(error),
         **params,
     )
-
-
-def first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def commit_and_publish(ctx: RunContext, register: job_io.Registrar | None) -> int:

@@ -97,6 +97,12 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def first_line(error: BaseException) -> str:
+    """An error in one line: its message's first line, or its kind when it has no message."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def _typed(value: Any, kind: str) -> Any:
     """`value` if it has the field's type (`kind` as written in the class), else None."""
     if kind.startswith("int"):
@@ -146,10 +152,9 @@ def _read(path: Path, written: str) -> RunSummary:
     try:
         return RunSummary.parse(path.read_bytes())
     except (OSError, ValueError) as exc:  # JSON errors are ValueErrors
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return RunSummary(
             run_id=path.stem,
             state="UNREADABLE",
             finished_at=written,
-            error=f"{path} is not a run summary ({reason}); move it away",
+            error=f"{path} is not a run summary ({first_line(exc)}); move it away",
         )
