@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -16,6 +17,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.glue.models import glue_backends
 from moto.moto_api import state_manager
+from rich.console import Console
 
 from orderpipe.errors import JobFailed, OrderpipeError
 from orderpipe.settings import StackNames
@@ -284,6 +286,24 @@ def test_a_failed_run_raises_with_glue_s_message_and_the_log_location(session):
     assert "ended FAILED" in message and "Path does not exist" in message
     assert "/aws-glue/jobs/error" in message and "/aws-glue/jobs/output" in message
     assert run_id in message
+
+
+def test_a_failed_run_is_listed_with_glue_s_error_and_its_counts_unknown(session):
+    from orderpipe.runs_view import describe, runs_table
+
+    error = "AnalysisException: Path does not exist: s3://rt-raw/raw"
+    failed = {"Id": "jr_0123abcd", "JobRunState": "FAILED", "ExecutionTime": 42,
+              "StartedOn": datetime(2026, 5, 1, 12, tzinfo=UTC), "ErrorMessage": error}  # fmt: skip
+    with Stubber(session.client("glue")) as stub:
+        stub.add_response("get_job_runs", {"JobRuns": [failed]})
+        (run,) = job_runs(session, NAMES, 10, lake_bucket=LAKE)
+    assert (run.state, run.started_at, run.seconds) == ("FAILED", "2026-05-01T12:00:00Z", 42)
+    assert run.error == error and run.transformed is None
+    assert describe(run) == f"FAILED: {error}"
+    screen = Console(width=300, record=True)
+    screen.print(runs_table([run]))
+    table = screen.export_text()
+    assert "unknown" in table and "Path does not exist" in table
 
 
 def test_a_run_that_moto_fails_is_a_job_failure(session):

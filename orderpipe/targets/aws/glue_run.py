@@ -17,7 +17,7 @@ from typing import Any
 
 from orderpipe import console
 from orderpipe.errors import JobFailed, OrderpipeError
-from orderpipe.job.summary import RunSummary
+from orderpipe.job.summary import RunSummary, iso
 from orderpipe.job.transform import QUARANTINE_TABLE, TRANSFORMED_TABLE
 from orderpipe.settings import StackNames
 from orderpipe.targets.aws.errors import error_code, translate
@@ -363,7 +363,7 @@ def _started(run: dict[str, Any]) -> float:
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat() if isinstance(value, datetime) else None
+    return iso(value) if isinstance(value, datetime) else None
 
 
 def _float(value: str | None) -> float | None:
