@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orderpipe.job.summary import RunSummary
+from orderpipe.results import Lag
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def lag_figures(
     *,
     now: float,
     buffer_seconds: float = 0.0,
-) -> dict[str, Any]:
+) -> Lag:
     """`lag_seconds` (0 when nothing waits; plus the stream's buffering where the objects carry
     only their landing time), the objects waiting, and when the newest order became queryable."""
     done = last_success(runs)
@@ -56,12 +57,12 @@ def lag_figures(
     lag = 0.0 if oldest is None else max(0.0, now - oldest) + buffer_seconds
     fed = next((r for r in runs if r.succeeded and (r.records_read or 0) > 0), None)
     finished = when(fed.finished_at) if fed else None
-    return {
-        "lag_seconds": round(lag, 1),
-        "raw_objects_waiting": len(waiting),
-        "newest_queryable_at": (
+    return Lag(
+        lag_seconds=round(lag, 1),
+        raw_objects_waiting=len(waiting),
+        newest_queryable_at=(
             datetime.fromtimestamp(finished, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             if finished
             else None
         ),
-    }
+    )

@@ -21,18 +21,35 @@ class HomeLayout:
         return self.root / "logs"
 
     @property
+    def marker(self) -> Path:
+        """The file `up` writes to mark a home as orderpipe's (see targets/local/home.py)."""
+        return self.root / ".orderpipe-home"
+
+    @property
     def buckets(self) -> Path:
         """The local target's object store: a folder per bucket."""
         return self.root / "buckets"
+
+    def bucket(self, name: str) -> Path:
+        return self.buckets / name
 
     @property
     def state(self) -> Path:
         """The local target's state: catalog, crawler, spool, bookmarks, scratch."""
         return self.root / "state"
 
+    @property
+    def aws_states(self) -> Path:
+        """What the aws target keeps on this machine (the agent of `generate --here`), by stack."""
+        return self.root / "aws-state"
+
     def aws_state(self, stack: str) -> Path:
-        """What the aws target keeps on this machine (the agent of `generate --here`)."""
-        return self.root / "aws-state" / stack
+        return self.aws_states / stack
+
+    @property
+    def made(self) -> frozenset[Path]:
+        """Everything orderpipe itself creates directly in a home."""
+        return frozenset({self.marker, self.logs, self.buckets, self.state, self.aws_states})
 
 
 @dataclass(frozen=True)

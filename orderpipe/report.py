@@ -20,6 +20,7 @@ from typing import Any
 from orderpipe import queries
 from orderpipe.paths import TEMPLATES
 from orderpipe.render import byte_size, plain, records
+from orderpipe.results import Lag
 from orderpipe.targets.base import QueryResult
 
 ASSETS = TEMPLATES / "report"
@@ -56,7 +57,7 @@ QUERIES = (KPIS, *(c.query for c in CHARTS), TOP_ORDERS)
 class ReportData:
     title: str
     results: dict[str, QueryResult]
-    lag: dict[str, Any] = field(default_factory=dict)  # Target.lag(): lag_seconds, …
+    lag: Lag | None = None  # Target.lag(); None: unknown
     generated: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -109,8 +110,8 @@ def _duration(seconds: Any) -> str:
     return f"{seconds:.0f} s"
 
 
-def _kpi_cards(kpis: dict[str, Any], lag: dict[str, Any]) -> str:
-    seconds, as_of = lag.get("lag_seconds"), lag.get("newest_queryable_at")
+def _kpi_cards(kpis: dict[str, Any], lag: Lag | None) -> str:
+    seconds, as_of = (lag.lag_seconds, lag.newest_queryable_at) if lag else (None, None)
     cards = [
         ("revenueusd", "Revenue", _money(kpis.get("revenueusd")), "USD, transformed lines"),
         ("invoices", "Invoices", _count(kpis.get("invoices")),

@@ -19,10 +19,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from orderpipe.errors import NotReadyError, OrderpipeError, UsageError
 from orderpipe.job.summary import RunSummary
+from orderpipe.results import Lag
 from orderpipe.shipper import ShipStats, ship
 from orderpipe.targets.base import JobParams, Target
 
@@ -68,7 +68,7 @@ class RunFigures:
     cycles: int = 0
     failures: int = 0
     last: Cycle | None = None
-    lag: dict[str, Any] = field(default_factory=dict)  # the target's lag figures, per cycle
+    lag: Lag | None = None  # the target's lag figures, per cycle
     lag_measured: float | None = None
     next_cycle: float = 0.0
     stopping: str = ""
@@ -78,7 +78,7 @@ class RunFigures:
     def current_lag(self, now: float) -> float | None:
         """The target's last measured lag, grown by the time since when something waited; while
         generating, at least the age of the orders written since the last successful flush."""
-        seconds = self.lag.get("lag_seconds")
+        seconds = self.lag.lag_seconds if self.lag else None
         measured = None
         if seconds is not None and self.lag_measured is not None:
             measured = float(seconds) + (now - self.lag_measured if seconds else 0.0)
@@ -291,4 +291,4 @@ class RunLoop:
             self.figures.lag = self.target.lag()
             self.figures.lag_measured = time.time()
         except Exception as exc:  # a display figure: never the reason a run stops
-            self.figures.lag = {"lag_seconds": None, "error": str(exc)}
+            self.figures.lag = Lag.unreadable(str(exc))

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from orderpipe import console
 from orderpipe.commands import settings_of
 from orderpipe.render import ReportFormat
+
+if TYPE_CHECKING:
+    from orderpipe.targets.base import HostedDashboards, Target
 
 dashboard_app = typer.Typer(
     help="QuickSight and CloudWatch dashboards of the aws stack (locally: `orderpipe report`).",
@@ -19,14 +22,14 @@ dashboard_app = typer.Typer(
 )
 
 
-def _dashboards(ctx: typer.Context) -> tuple[Any, Any]:
+def _dashboards(ctx: typer.Context) -> tuple[Target, HostedDashboards]:
     from orderpipe.targets import get_target
 
     target = get_target(settings_of(ctx))
     return target, target.dashboards()
 
 
-def _notes(notes: list[str]) -> None:
+def _notes(notes: Iterable[str]) -> None:
     for note in notes:
         console.warn(escape(note))
 
@@ -80,20 +83,14 @@ def dashboard_status(
 ) -> None:
     """Each dashboard resource and its state: ok, missing or drift."""
     _, dashboards = _dashboards(ctx)
+    from orderpipe.commands.infra import resources_table
+
     report = dashboards.status()
     if fmt is ReportFormat.json:
-        console.out.file.write(json.dumps(report) + "\n")
+        console.out.file.write(json.dumps(report.to_json()) + "\n")
         return
-    table = Table(title=f"Dashboards of stack {report['stack']!r}", title_justify="left",
-                  title_style="bold")  # fmt: skip
-    for column in ("kind", "name", "state", "detail"):
-        table.add_column(column)
-    colors = {"ok": "green", "missing": "red", "drift": "yellow"}
-    for row in report["resources"]:
-        state = f"[{colors.get(row['state'], 'dim')}]{escape(row['state'])}[/]"
-        table.add_row(escape(row["kind"]), escape(row["name"]), state, escape(row["detail"]))
-    console.out.print(table)
-    _notes(report["notes"])
+    console.out.print(resources_table(f"Dashboards of stack {report.stack!r}", report.resources))
+    _notes(report.notes)
 
 
 def register(app: typer.Typer) -> None:

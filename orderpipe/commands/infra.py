@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +13,7 @@ from rich.table import Table
 from orderpipe import console
 from orderpipe.commands import settings_of
 from orderpipe.render import ReportFormat, plain, text_table
+from orderpipe.results import ResourceRow
 from orderpipe.runs_view import runs_table
 from orderpipe.targets.base import Action
 
@@ -146,21 +148,33 @@ def status(
 
     report = get_target(settings_of(ctx)).status()
     if fmt is ReportFormat.json:
-        console.out.file.write(json.dumps(report, default=plain, indent=1) + "\n")
+        console.out.file.write(json.dumps(report.to_json(), default=plain, indent=1) + "\n")
         return
-    rows = [
-        [r["kind"], r["name"], r["state"], r.get("detail", "")] for r in report.get("resources", [])
-    ]
-    title = f"orderpipe status — {report.get('target')}"
-    console.out.print(text_table(title, ("kind", "name", "state", "detail"), rows))
-    if report.get("message"):
-        console.info(report["message"])
-    if report.get("runs"):
-        console.out.print(runs_table(report["runs"], "Last transform runs"))
-    if report.get("freshness"):
+    console.out.print(resources_table(f"orderpipe status — {report.target}", report.resources))
+    if report.message:
+        console.info(report.message)
+    if report.runs:
+        console.out.print(runs_table(list(report.runs), "Last transform runs"))
+    if report.freshness:
         from orderpipe.render import key_values
 
-        console.out.print(key_values("Counts and freshness", report["freshness"]))
+        console.out.print(key_values("Counts and freshness", report.freshness))
+
+
+STATE_COLORS = {"ok": "green", "missing": "red", "drift": "yellow"}
+
+
+def resources_table(title: str, rows: Iterable[ResourceRow]) -> Table:
+    """Resources and their states (`status`, `dashboard status`): ok green, missing red, drift
+    yellow; every cell printed as it is."""
+    table = Table(title=escape(title), title_justify="left", title_style="bold")
+    for column in ("kind", "name", "state", "detail"):
+        table.add_column(column)
+    for row in rows:
+        color = STATE_COLORS.get(row.state.split(":", 1)[0])
+        state = f"[{color}]{escape(row.state)}[/]" if color else escape(row.state)
+        table.add_row(escape(row.kind), escape(row.name), state, escape(row.detail))
+    return table
 
 
 def register(app: typer.Typer) -> None:

@@ -79,7 +79,7 @@ def generate(
     if replay is None and ec2 is not False:
         remote = target.generate_remotely(count=count, rate=rate, seed=seed, requested=ec2)
         if remote is not None:
-            console.out.print(key_values("Generator instance", remote))
+            console.out.print(key_values("Generator instance", remote.to_json()))
             return
     if replay is not None:
         from orderpipe import replay as replaying

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from orderpipe import console
 from orderpipe.commands import settings_of
+
+if TYPE_CHECKING:
+    from orderpipe.results import Lag
+    from orderpipe.targets.base import Target
 
 
 def report(
@@ -47,17 +51,17 @@ def report(
         webbrowser.open(out.resolve().as_uri())
 
 
-def _lag(target: Any) -> dict[str, Any]:
+def _lag(target: Target) -> Lag | None:
     """The lag card's figures; when they cannot be read the card stays blank, not the report."""
     from rich.markup import escape
 
     from orderpipe.errors import OrderpipeError
 
     try:
-        return dict(target.lag())
+        return target.lag()
     except OrderpipeError as exc:
         console.warn(f"lag unknown ({escape(str(exc))})")
-        return {}
+        return None
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -18,6 +18,9 @@ from orderpipe.render import key_values, text_table
 from orderpipe.runloop import Cycle, RunFigures, parse_duration
 from orderpipe.runs_view import describe
 from orderpipe.targets.base import JobParams
+
+if TYPE_CHECKING:
+    from orderpipe.results import ScheduleInfo
 
 schedule_app = typer.Typer(
     help="aws target: run the ETL job on a schedule (a Glue workflow).", no_args_is_help=True
@@ -156,7 +159,7 @@ def _print_summary(figures: RunFigures, stopped: bool) -> None:
         ("lines shipped", figures.shipped),
         ("transformed (new rows)", figures.transformed),
         ("quarantined (new rows)", figures.quarantined),
-        ("lag_seconds", figures.lag.get("lag_seconds")),
+        ("lag_seconds", figures.lag.lag_seconds if figures.lag else None),
     ]
     console.out.print(key_values("orderpipe run", rows))
     if stopped:
@@ -204,34 +207,28 @@ def schedule_show(ctx: typer.Context) -> None:
     _print_schedule(get_target(settings_of(ctx)).show_schedule())
 
 
-def _print_schedule(shown: dict[str, Any]) -> None:
-    if not shown["triggers"]:
+def _print_schedule(shown: ScheduleInfo) -> None:
+    if not shown.triggers:
         console.info("No schedule is set: `orderpipe --target aws schedule set --every 1h`.")
         return
     columns = ("trigger", "schedule", "state", "starts", "next run")
-    triggers = [
-        (t["trigger"], t["schedule"], t["state"], t["starts"], t["next_run"])
-        for t in shown["triggers"]
-    ]
-    console.out.print(text_table(f"Schedule — workflow {shown['workflow']}", columns, triggers))
-    runs = [
-        (r.get("WorkflowRunId"), str(r.get("StartedOn", ""))[:19], r.get("Status"))
-        for r in shown["workflow_runs"]
-    ]
+    triggers = [(t.name, t.schedule, t.state, t.starts, t.next_run) for t in shown.triggers]
+    console.out.print(text_table(f"Schedule — workflow {shown.workflow}", columns, triggers))
+    runs = [(r.run_id, r.started, r.status) for r in shown.workflow_runs]
     if runs:
         console.out.print(text_table("Last workflow runs", ("run", "started", "status"), runs))
     else:
         console.info("No workflow runs yet.")
-    cost = shown["cost"]
+    cost = shown.cost
     if cost:
         console.out.print(
             key_values(
                 "Cost at list prices (us-east-1; Glue $0.44/DPU-hour, 1-minute minimum)",
                 [
-                    ("one job run, USD", cost["job_run_usd"]),
-                    ("one crawl, USD (10-minute minimum)", cost["crawl_usd"]),
-                    ("job runs per day", cost["runs_per_day"]),
-                    ("per month (30 days), USD", cost["usd_per_month"]),
+                    ("one job run, USD", cost.job_run_usd),
+                    ("one crawl, USD (10-minute minimum)", cost.crawl_usd),
+                    ("job runs per day", cost.runs_per_day),
+                    ("per month (30 days), USD", cost.usd_per_month),
                 ],
             )
         )

@@ -12,6 +12,13 @@ from orderpipe.errors import UsageError
 from orderpipe.job.summary import RunSummary
 from orderpipe.job.transform import FX_RATE, HIGH_VALUE_THRESHOLD
 from orderpipe.layout import StateLayout
+from orderpipe.results import (
+    DashboardsStatus,
+    Lag,
+    RemoteGenerator,
+    ScheduleInfo,
+    StatusReport,
+)
 from orderpipe.settings import Settings
 
 
@@ -76,6 +83,18 @@ class DeliveryStream(Protocol):
         ...
 
 
+class HostedDashboards(Protocol):
+    """What `orderpipe dashboard` drives: plans making and removing them, and their state."""
+
+    def plan_up(self) -> tuple[list[Action], list[str]]:
+        """The changes that make the dashboards right, and notes for the user."""
+        ...
+
+    def plan_down(self) -> list[Action]: ...
+
+    def status(self) -> DashboardsStatus: ...
+
+
 class Target(ABC):
     """One pipeline, two engines. Run summaries are the job's own (`RunSummary`, written to the
     lake's `_runs/` by `orderpipe.job.run`), so both targets print the same numbers."""
@@ -101,7 +120,7 @@ class Target(ABC):
     def plan_down(self, keep_data: bool) -> list[Action]: ...
 
     @abstractmethod
-    def status(self) -> dict[str, Any]: ...
+    def status(self) -> StatusReport: ...
 
     def warm_up(self) -> None:  # noqa: B027  (a hook: only engines with a slow start need it)
         """Start slow engines early (the local JVM), e.g. while the demo generates orders."""
@@ -112,7 +131,7 @@ class Target(ABC):
     # pipeline -----------------------------------------------------------------------------
     def generate_remotely(
         self, *, count: int, rate: float | None, seed: int | None, requested: bool | None
-    ) -> dict[str, Any] | None:
+    ) -> RemoteGenerator | None:
         """Start generating on the target's own host and describe it; None = generate here."""
         return None
 
@@ -159,10 +178,9 @@ class Target(ABC):
         """Run SQL with positional `?` parameters (see queries.bind) on the target's engine;
         `reuse_minutes`: an engine with a result cache may answer from a result that recent."""
 
-    def lag(self) -> dict[str, Any]:
-        """`lag_seconds`: how long the oldest raw data not yet in the tables has waited (0 when
-        none waits), `raw_objects_waiting`, `newest_queryable_at` (see freshness.py)."""
-        return {}
+    @abstractmethod
+    def lag(self) -> Lag:
+        """How long the oldest raw data not yet in the tables has waited (see freshness.py)."""
 
     # schedule (the target's own scheduler; locally `orderpipe run` is the scheduler) ---------
     def scheduled_every(self) -> float | None:
@@ -176,12 +194,12 @@ class Target(ABC):
     def clear_schedule(self) -> list[Action]:
         raise UsageError(NO_SCHEDULER)
 
-    def show_schedule(self) -> dict[str, Any]:
+    def show_schedule(self) -> ScheduleInfo:
         raise UsageError(NO_SCHEDULER)
 
     # dashboards ---------------------------------------------------------------------------
-    def dashboards(self) -> Any:
-        """The hosted dashboards of `orderpipe dashboard` (plan_up, plan_down, status)."""
+    def dashboards(self) -> HostedDashboards:
+        """The hosted dashboards of `orderpipe dashboard`."""
         raise UsageError(
             f"The {self.name} target has no hosted dashboards: run `orderpipe report` for an "
             "HTML dashboard (QuickSight and CloudWatch ones come with --target aws)."

@@ -284,16 +284,16 @@ def test_down_keep_data_keeps_buckets_with_their_objects(moto: None) -> None:
 def test_status_lists_every_resource_with_state_and_settings(moto: None) -> None:
     target = make_target()
     before = target.status()
-    assert {r["state"] for r in before["resources"]} == {"missing"}
-    assert "run `orderpipe --target aws up`" in before["message"]
+    assert {r.state for r in before.resources} == {"missing"}
+    assert before.message and "run `orderpipe --target aws up`" in before.message
 
     target.apply(target.plan_up())
     report = target.status()
-    assert (report["target"], report["stack"], report["region"]) == ("aws", "shop", REGION)
+    assert (report.target, report.stack, report.region) == ("aws", "shop", REGION)
     by_kind = {}
-    for row in report["resources"]:
-        by_kind.setdefault(row["kind"], []).append(row)
-    assert all(r["state"] == "ok" for r in report["resources"]), report["resources"]
+    for row in report.resources:
+        by_kind.setdefault(row.kind, []).append(row.to_json())
+    assert all(r.state == "ok" for r in report.resources), report.resources
     assert len(by_kind["bucket"]) == 4 and len(by_kind["iam role"]) == 3
     assert by_kind["bucket"][0]["settings"]["tls_only"] is False  # plain HTTP: see the top
     assert by_kind["glue job"][0]["settings"]["glue_version"] == "6.0"
@@ -306,8 +306,8 @@ def test_status_lists_every_resource_with_state_and_settings(moto: None) -> None
         "Resource": f"arn:aws:s3:::{raw}", "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }]}  # fmt: skip
     client("s3").put_bucket_policy(Bucket=raw, Policy=json.dumps(tls_only))
-    drifted = [r for r in target.status()["resources"] if r["state"] != "ok"]
-    assert [(r["name"], r["state"]) for r in drifted] == [(raw, "drift: delete_bucket_policy")]
+    drifted = [r for r in target.status().resources if r.state != "ok"]
+    assert [(r.name, r.state) for r in drifted] == [(raw, "drift: delete_bucket_policy")]
 
 
 def _error(status: int, code: str, message: str) -> Any:
@@ -329,7 +329,7 @@ def test_up_spot_makes_generate_launch_the_generator_on_spot(moto: None) -> None
     later._refresh_job_artifacts()  # as `transform run` does: the job's files only
     launched = later.generate_remotely(count=100, rate=None, seed=1, requested=None)
     assert launched is not None
-    (reservation,) = client("ec2").describe_instances(InstanceIds=[launched["instance_id"]])[
+    (reservation,) = client("ec2").describe_instances(InstanceIds=[launched.instance_id])[
         "Reservations"
     ]
     assert reservation["Instances"][0].get("InstanceLifecycle") == "spot"

@@ -84,7 +84,7 @@ def _agent_json(user_data: str) -> dict:
 def test_the_generator_is_launched_locked_down_from_the_latest_al2023(session):
     launched = _launch(session)
 
-    instance = _instance(launched["instance_id"])
+    instance = _instance(launched.instance_id)
     ami = boto3.client("ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
     assert instance["ImageId"] == ami
     assert instance["MetadataOptions"]["HttpTokens"] == "required"  # IMDSv2 only
@@ -100,27 +100,27 @@ def test_the_generator_is_launched_locked_down_from_the_latest_al2023(session):
     assert [g["GroupName"] for g in groups] == ["rt-generator"]
     assert groups[0]["IpPermissions"] == []  # no inbound rules at all
 
-    assert launched["reused"] is False
+    assert launched.reused is False
     assert (
-        launched["connect"]
+        launched.connect
         == f"aws ssm start-session --target {instance['InstanceId']} --region {REGION}"
     )
-    assert "journalctl -u orderpipe-generator -f" in launched["follow"]
+    assert "journalctl -u orderpipe-generator -f" in launched.follow
 
 
 def test_the_instance_terminates_itself_when_it_shuts_down(session):
     launched = _launch(session, count=36_000, rate=20.0)  # 30 minutes of orders
 
     behaviour = boto3.client("ec2").describe_instance_attribute(
-        InstanceId=launched["instance_id"], Attribute="instanceInitiatedShutdownBehavior"
+        InstanceId=launched.instance_id, Attribute="instanceInitiatedShutdownBehavior"
     )
     assert behaviour["InstanceInitiatedShutdownBehavior"]["Value"] == "terminate"
-    assert "shutdown -h +90 " in _user_data(launched["instance_id"])  # plus an hour
-    assert launched["tags"]["orderpipe:lifetime-minutes"] == "90"
+    assert "shutdown -h +90 " in _user_data(launched.instance_id)  # plus an hour
+    assert launched.tags["orderpipe:lifetime-minutes"] == "90"
 
 
 def test_user_data_installs_the_agent_and_runs_the_generator_as_a_service(session):
-    script = _user_data(_launch(session)["instance_id"])
+    script = _user_data(_launch(session).instance_id)
 
     assert script.startswith("#!/bin/bash\n")
     assert "groupadd --system aws-kinesis-agent-user" in script
@@ -140,7 +140,7 @@ def test_user_data_installs_the_agent_and_runs_the_generator_as_a_service(sessio
 
 
 def test_agent_json_uses_only_keys_the_kinesis_agent_accepts(session):
-    config = _agent_json(_user_data(_launch(session)["instance_id"]))
+    config = _agent_json(_user_data(_launch(session).instance_id))
 
     assert set(config) <= AGENT_KEYS, set(config) - AGENT_KEYS
     assert config["firehose.endpoint"] == f"https://firehose.{REGION}.amazonaws.com"
@@ -161,8 +161,8 @@ def test_a_running_generator_is_reused(session):
     first = _launch(session)
     again = _launch(session, count=10)
 
-    assert again["instance_id"] == first["instance_id"] and again["reused"] is True
-    assert again["tags"]["orderpipe:count"] == "5000"  # it keeps the settings it started with
+    assert again.instance_id == first.instance_id and again.reused is True
+    assert again.tags["orderpipe:count"] == "5000"  # it keeps the settings it started with
     running = boto3.client("ec2").describe_instances(
         Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]
     )["Reservations"]
@@ -172,10 +172,10 @@ def test_a_running_generator_is_reused(session):
 def test_stop_terminates_the_generator_and_is_safe_to_repeat(session):
     launched = _launch(session)
 
-    assert stop_generator(session, NAMES, wait=True) == [launched["instance_id"]]
-    assert _instance(launched["instance_id"])["State"]["Name"] == "terminated"
+    assert stop_generator(session, NAMES, wait=True) == [launched.instance_id]
+    assert _instance(launched.instance_id)["State"]["Name"] == "terminated"
     assert stop_generator(session, NAMES) == []
-    assert _launch(session)["instance_id"] != launched["instance_id"]
+    assert _launch(session).instance_id != launched.instance_id
 
 
 def test_the_security_group_is_made_once_and_kept_free_of_inbound_rules(session):
@@ -223,7 +223,7 @@ def test_a_profile_still_propagating_is_retried_then_named(session):
 
 
 def test_spot_launches_a_one_time_spot_instance_that_terminates(session):
-    instance = _instance(_launch(session, spot=True)["instance_id"])
+    instance = _instance(_launch(session, spot=True).instance_id)
     assert instance.get("InstanceLifecycle") == "spot"
     stop_generator(session, NAMES)
-    assert _instance(_launch(session)["instance_id"]).get("InstanceLifecycle") is None
+    assert _instance(_launch(session).instance_id).get("InstanceLifecycle") is None

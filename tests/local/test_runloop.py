@@ -85,7 +85,7 @@ def test_run_makes_every_order_queryable_once_while_a_reader_watches(home: Path)
     assert status["lag_seconds"] == 0
     assert status["freshness"]["raw_objects_waiting"] == 0
     assert status["freshness"]["newest_queryable_at"]
-    assert target.lag()["lag_seconds"] == 0  # what `run`, `status` and `report` show
+    assert target.lag().lag_seconds == 0  # what `run`, `status` and `report` show
 
 
 def test_sigterm_stops_cleanly_and_loses_nothing(home: Path) -> None:

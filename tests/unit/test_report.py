@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from orderpipe import report
 from orderpipe.cli import app
+from orderpipe.results import Lag
 from orderpipe.targets.base import QueryResult
 
 EVIL = "</script><script>alert(1)</script><img src=x onerror=alert(2)>"
@@ -57,7 +58,7 @@ def test_empty_results_say_so_instead_of_an_empty_chart() -> None:
 
 
 def test_the_lag_card_shows_the_targets_lag() -> None:
-    lag = {"lag_seconds": 90.0, "newest_queryable_at": "2026-01-01 12:00:00 UTC"}
+    lag = Lag(90.0, raw_objects_waiting=1, newest_queryable_at="2026-01-01 12:00:00 UTC")
     page = report.render(report.ReportData("shop", sample_results(), lag=lag))
     card = page[page.index('data-kpi="lag"') :]
     assert card.index("1.5 min") < card.index("queryable as of 2026-01-01 12:00:00 UTC")

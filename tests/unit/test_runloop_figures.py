@@ -48,16 +48,16 @@ def test_lag_is_the_wait_of_the_oldest_object_landed_since_the_last_successful_r
     ]
     runs = [run(T0 - 10, "FAILED"), run(T0 - 50)]  # newest first; the failed one read nothing
     figures = lag_figures(objects, runs, now=T0)
-    assert figures["lag_seconds"] == 30.0
-    assert figures["raw_objects_waiting"] == 2
-    assert figures["newest_queryable_at"] == "2027-01-15 07:59:15 UTC"
+    assert figures.lag_seconds == 30.0
+    assert figures.raw_objects_waiting == 2
+    assert figures.newest_queryable_at == "2027-01-15 07:59:15 UTC"
 
 
 def test_no_lag_when_nothing_waits_and_the_stream_buffer_only_adds_to_a_wait() -> None:
     objects = [RawObject(landed=T0 - 100, arrived=T0 - 100)]
-    assert lag_figures(objects, [run(T0 - 50)], now=T0, buffer_seconds=60)["lag_seconds"] == 0
+    assert lag_figures(objects, [run(T0 - 50)], now=T0, buffer_seconds=60).lag_seconds == 0
     waiting = lag_figures(objects, [], now=T0, buffer_seconds=60)
-    assert waiting["lag_seconds"] == 160 and waiting["newest_queryable_at"] is None
+    assert waiting.lag_seconds == 160 and waiting.newest_queryable_at is None
 
 
 @pytest.mark.parametrize(

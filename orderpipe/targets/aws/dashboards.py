@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from orderpipe.results import DashboardsStatus, ResourceRow
 from orderpipe.targets.aws.dashboard_specs import (
     DATA_SETS,
     DEFINITION_TAG,
@@ -349,9 +350,7 @@ class Dashboards:
             )
         return steps
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> DashboardsStatus:
         items, notes = self.items()
-        rows = [
-            {"kind": i.kind, "name": i.name, "state": i.state, "detail": i.detail} for i in items
-        ]
-        return {"stack": self.spec.stack, "resources": rows, "notes": notes}
+        rows = tuple(ResourceRow(i.kind, i.name, i.state, i.detail) for i in items)
+        return DashboardsStatus(self.spec.stack, rows, tuple(notes))

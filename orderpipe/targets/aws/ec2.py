@@ -20,6 +20,7 @@ from typing import Any
 
 from orderpipe.errors import OrderpipeError
 from orderpipe.paths import TEMPLATES
+from orderpipe.results import RemoteGenerator
 from orderpipe.settings import StackNames
 from orderpipe.targets.aws.errors import aws_errors, error_code, error_message, translate
 from orderpipe.targets.aws.session import AwsSession
@@ -286,19 +287,19 @@ def _find_group(ec2: Any, name: str, vpc_id: str) -> dict[str, Any] | None:
     return groups[0] if groups else None
 
 
-def _summary(instance: dict[str, Any], region: str, reused: bool) -> dict[str, Any]:
+def _summary(instance: dict[str, Any], region: str, reused: bool) -> RemoteGenerator:
     instance_id = instance["InstanceId"]
-    return {
-        "instance_id": instance_id,
-        "state": instance["State"]["Name"],
-        "reused": reused,
-        "image_id": instance.get("ImageId"),
-        "instance_type": instance.get("InstanceType"),
-        "tags": {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])},
-        "connect": f"aws ssm start-session --target {instance_id} --region {region}",
-        "follow": "sudo journalctl -u orderpipe-generator -f "
+    return RemoteGenerator(
+        instance_id=instance_id,
+        state=instance["State"]["Name"],
+        reused=reused,
+        image_id=instance.get("ImageId"),
+        instance_type=instance.get("InstanceType"),
+        tags={tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])},
+        connect=f"aws ssm start-session --target {instance_id} --region {region}",
+        follow="sudo journalctl -u orderpipe-generator -f "
         "(agent: sudo tail -f /var/log/aws-kinesis-agent/aws-kinesis-agent.log)",
-    }
+    )
 
 
 def recorded_launch_settings(session: AwsSession, scripts_bucket: str) -> dict[str, Any]:
@@ -328,7 +329,7 @@ def launch_generator(
     lifetime: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
     profile_attempts: int = 8,
-) -> dict[str, Any]:
+) -> RemoteGenerator:
     """Reuse the stack's running generator, or launch one. A reused instance keeps the
     count/rate/seed it was launched with (see its tags); stop it first to change them."""
     import botocore.exceptions

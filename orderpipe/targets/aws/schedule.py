@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
 
 from orderpipe.errors import NotReadyError, UsageError
 from orderpipe.job.summary import RunSummary
+from orderpipe.results import ScheduleCost, ScheduleInfo, Trigger, WorkflowRun
 from orderpipe.targets.aws.planner import act
 from orderpipe.targets.aws.reader import Reader
 from orderpipe.targets.base import Action
@@ -194,7 +194,7 @@ def job_run_usd(reader: Reader, runs: list[RunSummary]) -> float:
     return dpu_seconds / 3600 * price
 
 
-def describe(reader: Reader, runs: list[RunSummary], now: float | None = None) -> dict[str, Any]:
+def describe(reader: Reader, runs: list[RunSummary], now: float | None = None) -> ScheduleInfo:
     """What `schedule show` prints: triggers, next runs, last workflow runs, cost at list prices."""
     now = time.time() if now is None else now
     stack = reader.spec.stack
@@ -207,32 +207,36 @@ def describe(reader: Reader, runs: list[RunSummary], now: float | None = None) -
         every = every_of(str(found.get("Schedule", "")))
         starts = [a.get("JobName") or a.get("CrawlerName") for a in found.get("Actions") or []]
         triggers.append(
-            {
-                "trigger": name,
-                "schedule": found.get("Schedule"),
-                "state": found.get("State"),
-                "starts": ", ".join(str(s) for s in starts),
-                "next_run": _utc(next_run(every, now)) if every else None,
-            }
+            Trigger(
+                name=name,
+                schedule=found.get("Schedule"),
+                state=found.get("State"),
+                starts=", ".join(str(s) for s in starts),
+                next_run=_utc(next_run(every, now)) if every else None,
+            )
         )
     every = scheduled_every(reader)
-    cost: dict[str, Any] = {}
+    cost = None
     if every:
         job_usd = job_run_usd(reader, runs)
         per_day = DAY / every
-        cost = {
-            "job_run_usd": round(job_usd, 4),
-            "crawl_usd": CRAWL_USD,
-            "runs_per_day": round(per_day, 1),
-            "usd_per_month": round(30 * (per_day * job_usd + CRAWL_USD), 2),
-        }
-    return {
-        "workflow": workflow if reader.workflow(workflow) is not None else None,
-        "every_seconds": every,
-        "triggers": triggers,
-        "workflow_runs": reader.workflow_runs(workflow),
-        "cost": cost,
-    }
+        cost = ScheduleCost(
+            job_run_usd=round(job_usd, 4),
+            crawl_usd=CRAWL_USD,
+            runs_per_day=round(per_day, 1),
+            usd_per_month=round(30 * (per_day * job_usd + CRAWL_USD), 2),
+        )
+    runs_of_workflow = [
+        WorkflowRun(r.get("WorkflowRunId"), str(r.get("StartedOn", ""))[:19], r.get("Status"))
+        for r in reader.workflow_runs(workflow)
+    ]
+    return ScheduleInfo(
+        workflow=workflow if reader.workflow(workflow) is not None else None,
+        every_seconds=every,
+        triggers=tuple(triggers),
+        workflow_runs=tuple(runs_of_workflow),
+        cost=cost,
+    )
 
 
 def _utc(epoch: float) -> str:

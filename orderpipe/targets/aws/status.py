@@ -1,6 +1,6 @@
 """`status --target aws`: every resource of the stack, its state and key settings, the last job
-runs, delivery and query metrics, and freshness — as plain data, in the local target's keys
-(target, resources, runs, freshness) so the `status` command renders both.
+runs, delivery and query metrics, and freshness — a StatusReport, as the local target's, so the
+`status` command renders both.
 
 State is `ok` (as `up` would leave it), `missing`, `drift` (the next `up` would change it; the
 detail names how) or the service's own state (a stream CREATING, a crawler RUNNING).
@@ -12,11 +12,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from orderpipe.errors import OrderpipeError
 from orderpipe.freshness import RawObject, lag_figures, last_success, when
 from orderpipe.job.summary import RunSummary
+from orderpipe.results import Figure, Lag, ResourceRow, StatusReport
 from orderpipe.settings import BUCKET_ROLES, RAW_PREFIX
 from orderpipe.targets.aws.errors import aws_errors
 from orderpipe.targets.aws.glue_run import CRAWL_STATES, catalog_snapshot, job_runs, partition_count
@@ -27,9 +29,9 @@ from orderpipe.targets.aws.schedule import crawl_trigger, job_trigger, workflow_
 from orderpipe.targets.base import Action
 
 
-def _row(kind: str, name: str, state: str, **settings: Any) -> dict[str, Any]:
+def _row(kind: str, name: str, state: str, **settings: Any) -> ResourceRow:
     detail = ", ".join(f"{k}={v}" for k, v in settings.items() if v not in (None, "", []))
-    return {"kind": kind, "name": name, "state": state, "detail": detail, "settings": settings}
+    return ResourceRow(kind, name, state, detail, settings)
 
 
 def _state(found: Any, drift: Callable[[], list[Action]], native: str | None = None) -> str:
@@ -41,7 +43,8 @@ def _state(found: Any, drift: Callable[[], list[Action]], native: str | None = N
     return "ok" if not steps else "drift: " + "; ".join(a.api.split(".", 1)[1] for a in steps)
 
 
-def collect(reader: Reader) -> dict[str, Any]:
+def collect(reader: Reader, agent: Path) -> StatusReport:
+    """The report; `agent` is this machine's agent folder (`generate --here`, `ship`)."""
     spec = reader.spec
     planner = Planner(reader, artifacts=list)
     rows = []
@@ -73,24 +76,17 @@ def collect(reader: Reader) -> dict[str, Any]:
                 managed_policies=(found_role or {}).get("managed"),
             )
         )
-    profile = reader.instance_profile()
-    rows.append(
-        _row(
-            "instance profile",
-            spec.instance_profile,
-            _state(profile, planner.instance_profile),
-            roles=(profile or {}).get("roles"),
-        )
-    )
-    group = reader.log_group()
-    rows.append(
-        _row(
-            "log group",
-            spec.log_group,
-            _state(group, planner.log_group),
-            retention_days=(group or {}).get("retention_days"),
-        )
-    )
+    # kind, name, what exists, the planner's step for it, {setting: key of what exists}
+    plain: list[tuple[str, str, dict[str, Any] | None, Callable[[], list[Action]], dict[str, str]]]
+    plain = [
+        ("instance profile", spec.instance_profile, reader.instance_profile(),
+         planner.instance_profile, {"roles": "roles"}),
+        ("log group", spec.log_group, reader.log_group(), planner.log_group,
+         {"retention_days": "retention_days"}),
+    ]  # fmt: skip
+    for kind, name, found, drift, keys in plain:
+        shown = {setting: (found or {}).get(key) for setting, key in keys.items()}
+        rows.append(_row(kind, name, _state(found, drift), **shown))
     stream = reader.stream()
     dest = (stream or {}).get("destination", {})
     rows.append(
@@ -173,8 +169,7 @@ def collect(reader: Reader) -> dict[str, Any]:
         rows.append(_row("alarm", spec.firehose_alarm, (alarm or {}).get("StateValue", "missing")))
         rule = reader.rule()
         rows.append(_row("event rule", spec.glue_rule, (rule or {}).get("state", "missing")))
-    instances = reader.instances()
-    for instance in instances:
+    for instance in reader.instances():
         rows.append(
             _row(
                 "ec2 instance",
@@ -183,35 +178,44 @@ def collect(reader: Reader) -> dict[str, Any]:
                 type=instance.get("InstanceType"),
             )
         )
-    missing = sum(1 for r in rows if r["state"] == "missing")
+    missing = sum(1 for r in rows if r.state == "missing")
     message = (
         f"{missing} of {len(rows)} resources missing: run `orderpipe --target aws up`."
         if missing
         else ""
     )
     rows += schedule_rows(reader)
-    fresh = freshness(reader, crawler)
+    rows += _dead_letter_rows(agent)
+    figures = freshness(reader, crawler)
     runs = _attempt(lambda: last_runs(reader, job is not None))
     if isinstance(runs, str):
-        fresh["job_runs"], runs = runs, []
-    figures = _attempt(lambda: lag(reader, runs, stream)) if reader.bucket_exists("raw") else {}
-    if isinstance(figures, str):
-        figures = {"lag_seconds": None, "lag": figures}
-    fresh.update(figures)
-    return {
-        "target": "aws",
-        "stack": spec.stack,
-        "account": spec.account,
-        "region": spec.region,
-        "resources": rows,
-        "runs": runs,
-        "freshness": fresh,
-        "lag_seconds": fresh.get("lag_seconds"),
-        "message": message,
-    }
+        figures["job_runs"], runs = runs, []
+    measured = _attempt(lambda: lag(reader, runs, stream)) if reader.bucket_exists("raw") else None
+    return StatusReport(
+        "aws",
+        stack=spec.stack,
+        account=spec.account,
+        region=spec.region,
+        resources=tuple(rows),
+        runs=tuple(runs),
+        figures=figures,
+        lag=Lag.unreadable(measured) if isinstance(measured, str) else measured,
+        message=message,
+    )
 
 
-def schedule_rows(reader: Reader) -> list[dict[str, Any]]:
+def _dead_letter_rows(agent: Path) -> list[ResourceRow]:
+    """The lines this machine's agent set aside as over Firehose's record limit, if any."""
+    from orderpipe.shipper import dead_letters
+
+    count, folder = dead_letters(agent)
+    if not count:
+        return []
+    return [ResourceRow("agent", "dead-letter", f"{count:,} line(s)",
+                        f"over Firehose's record limit, kept in {folder}")]  # fmt: skip
+
+
+def schedule_rows(reader: Reader) -> list[ResourceRow]:
     """The schedule's workflow and triggers, when `schedule set` made them."""
     stack = reader.spec.stack
     rows = []
@@ -230,7 +234,7 @@ def lag(
     reader: Reader,
     runs: list[RunSummary] | None = None,
     stream: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Lag:
     """Lag from the raw objects that landed since the last successful job run started, plus
     the stream's buffer interval (records wait that long in Firehose before they land)."""
     spec = reader.spec
@@ -279,11 +283,11 @@ def last_runs(reader: Reader, job_exists: bool) -> list[RunSummary]:
     return job_runs(reader.session, spec.names, RUNS_SHOWN, lake_bucket=lake)
 
 
-def freshness(reader: Reader, crawler: dict[str, Any] | None) -> dict[str, Any]:
+def freshness(reader: Reader, crawler: dict[str, Any] | None) -> dict[str, Figure]:
     """How current each stage is: the newest raw object, partitions in the catalog, the last
     crawl, and the last hour's Firehose deliveries and Athena bytes scanned (CloudWatch)."""
     spec = reader.spec
-    found: dict[str, Any] = {}
+    found: dict[str, Figure] = {}
     if reader.bucket_exists("raw"):
         newest = _attempt(lambda: newest_object(reader, "raw", RAW_PREFIX))
         found["newest_raw_object"] = (

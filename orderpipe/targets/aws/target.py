@@ -11,6 +11,7 @@ from typing import Any
 from orderpipe.errors import UsageError
 from orderpipe.job.summary import RunSummary
 from orderpipe.layout import HomeLayout
+from orderpipe.results import Lag, RemoteGenerator, ScheduleInfo, StatusReport
 from orderpipe.settings import Settings
 from orderpipe.targets.aws.artifacts import job_artifacts
 from orderpipe.targets.aws.dashboards import Dashboards
@@ -95,17 +96,8 @@ class AwsTarget(Target):
         """Apply an `up` or a `down` plan (the actions carry everything they need)."""
         Executor(self.session, sleep=self.sleep, show=self.show_progress).run(plan)
 
-    def status(self) -> dict[str, Any]:
-        from orderpipe.shipper import dead_letters
-
-        report = collect(self.reader)
-        count, folder = dead_letters(self.state.agent)  # `generate --here` / `ship`
-        if count:
-            report["resources"].append(
-                {"kind": "agent", "name": "dead-letter", "state": f"{count:,} line(s)",
-                 "detail": f"over Firehose's record limit, kept in {folder}"}
-            )  # fmt: skip
-        return report
+    def status(self) -> StatusReport:
+        return collect(self.reader, self.state.agent)
 
     # pipeline ---------------------------------------------------------------------------
     def bucket(self, role: str) -> str:
@@ -125,7 +117,7 @@ class AwsTarget(Target):
 
     def generate_remotely(
         self, *, count: int, rate: float | None, seed: int | None, requested: bool | None
-    ) -> dict[str, Any] | None:
+    ) -> RemoteGenerator | None:
         from orderpipe.targets.aws.ec2 import launch_generator, recorded_launch_settings
 
         scripts = self.bucket("scripts")
@@ -202,7 +194,7 @@ class AwsTarget(Target):
             reuse_minutes=reuse_minutes,
         )
 
-    def lag(self) -> dict[str, Any]:
+    def lag(self) -> Lag:
         from orderpipe.targets.aws.status import lag
 
         return lag(self.reader)
@@ -227,7 +219,7 @@ class AwsTarget(Target):
         self.apply(plan)
         return plan
 
-    def show_schedule(self) -> dict[str, Any]:
+    def show_schedule(self) -> ScheduleInfo:
         from orderpipe.targets.aws.schedule import describe
 
         return describe(self.reader, self.transform_runs(5))

@@ -6,12 +6,16 @@ import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orderpipe.errors import QueryFailed
 from orderpipe.models import TABLE_MODELS, columns
 from orderpipe.sqlgate import QueryRefused
 from orderpipe.targets.base import QueryResult
+
+if TYPE_CHECKING:
+    from orderpipe.job.localcatalog import LocalCatalog
+    from orderpipe.settings import StackNames
 
 _DUCK_TYPES = {"string": "VARCHAR", "integer": "INTEGER", "double": "DOUBLE", "date": "DATE",
                "timestamp": "TIMESTAMP", "boolean": "BOOLEAN"}  # fmt: skip
@@ -50,6 +54,29 @@ def connect(lake: Path, files: dict[str, list[str]] | None = None) -> Any:
             body = ", ".join(f'"{c["name"]}" {_DUCK_TYPES[c["spark"]]}' for c in cols)
             con.execute(f"CREATE TABLE {table} ({body})")
     return con
+
+
+def lake_files(lake: Path, catalog: LocalCatalog, names: StackNames) -> dict[str, list[str]]:
+    """Each lake table's current data files, as the catalog points at them (a reader that
+    follows the catalog sees each partition's old or new version, never both). Locations
+    are taken relative to this home's lake, so a moved or copied home still reads."""
+    from orderpipe.job.job_io import DATA_FILE, Files
+
+    found: dict[str, list[str]] = {}
+    for table, entry in catalog.tables(names.database).items():
+        if table == names.raw_table:
+            continue
+        locations = entry.get("locations", {})
+        found[table] = []
+        for part in entry.get("partitions", []):
+            folder = lake / table / part
+            if part in locations:
+                version = locations[part].rstrip("/").rsplit("/", 1)[-1]
+                found[table].append(str(folder / version / DATA_FILE))
+            else:  # registered before versions: the files in the partition folder
+                files = Files().children(str(folder), dirs=False)
+                found[table] += [str(folder / n) for n in files if n.endswith(".parquet")]
+    return found
 
 
 def confine(con: Any, lake: Path) -> None:

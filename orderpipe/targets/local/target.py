@@ -12,6 +12,7 @@ from orderpipe.errors import JobFailed, NotReadyError, OrderpipeError, UsageErro
 from orderpipe.job.localcatalog import LocalCatalog
 from orderpipe.job.summary import RunSummary
 from orderpipe.layout import HomeLayout
+from orderpipe.results import Lag, RemoteGenerator, StatusReport
 from orderpipe.settings import BUCKET_ROLES, Settings
 from orderpipe.targets.base import (
     Action,
@@ -21,7 +22,7 @@ from orderpipe.targets.base import (
     QueryResult,
     Target,
 )
-from orderpipe.targets.local import crawler, duck, home
+from orderpipe.targets.local import crawler, duck, home, status
 
 
 def duck_memory_limit() -> str:
@@ -49,7 +50,7 @@ class LocalTarget(Target):
 
     # layout --------------------------------------------------------------------------------
     def bucket(self, role: str) -> Path:
-        return self.layout.buckets / self.names.bucket(role)
+        return self.layout.bucket(self.names.bucket(role))
 
     @property
     def log_dir(self) -> Path:
@@ -73,15 +74,15 @@ class LocalTarget(Target):
                 f"there is no pipeline at {self.home}: run `orderpipe up` or `orderpipe generate` "
                 "first (or pass the right --home)."
             )
-        home.check_stack(self.home, self.names.stack)
+        home.check_stack(self.layout, self.names.stack)
 
     # provisioning ----------------------------------------------------------------------------
     def plan_up(self) -> list[Action]:
-        return home.plan_up(self.home, self.names.stack, self._folders)
+        return home.plan_up(self.layout, self.names.stack, self._folders)
 
     def plan_down(self, keep_data: bool) -> list[Action]:
         data = [self.log_dir, *(self.bucket(r) for r in BUCKET_ROLES)]
-        return home.plan_down(self.home, self.names.stack, [self.state_dir], data, keep_data)
+        return home.plan_down(self.layout, self.names.stack, [self.state_dir], data, keep_data)
 
     def apply(self, plan: list[Action]) -> None:
         for action in plan:
@@ -93,7 +94,7 @@ class LocalTarget(Target):
     # pipeline ----------------------------------------------------------------------------------
     def generate_remotely(
         self, *, count: int, rate: float | None, seed: int | None, requested: bool | None
-    ) -> dict[str, Any] | None:
+    ) -> RemoteGenerator | None:
         if requested:
             raise UsageError(
                 "--ec2 needs the aws target (--target aws); locally orders are made here."
@@ -200,38 +201,14 @@ class LocalTarget(Target):
 
             console.info("--reuse is ignored on the local target: DuckDB reads the lake anew.")
         check_read_only(sql, "duckdb")
-        return duck.run(self.bucket("lake"), sql, params, self.lake_files())
+        lake = self.bucket("lake")
+        return duck.run(lake, sql, params, duck.lake_files(lake, self.catalog, self.names))
 
-    def lake_files(self) -> dict[str, list[str]]:
-        """Each lake table's current data files, as the catalog points at them (a reader that
-        follows the catalog sees each partition's old or new version, never both). Locations
-        are taken relative to this home's lake, so a moved or copied home still reads."""
-        from orderpipe.job.job_io import DATA_FILE, Files
-
-        found: dict[str, list[str]] = {}
-        for table, entry in self.catalog.tables(self.names.database).items():
-            if table == self.names.raw_table:
-                continue
-            locations = entry.get("locations", {})
-            found[table] = []
-            for part in entry.get("partitions", []):
-                folder = self.bucket("lake") / table / part
-                if part in locations:
-                    version = locations[part].rstrip("/").rsplit("/", 1)[-1]
-                    found[table].append(str(folder / version / DATA_FILE))
-                else:  # registered before versions: the files in the partition folder
-                    names = Files().children(str(folder), dirs=False)
-                    found[table] += [str(folder / n) for n in names if n.endswith(".parquet")]
-        return found
-
-    def lag(self) -> dict[str, Any]:
-        from orderpipe.targets.local.status import lag
-
-        return lag(crawler.raw_objects(self.bucket("raw")), self.transform_runs(20),
-                   self.names.delivery_stream)  # fmt: skip
+    def lag(self) -> Lag:
+        return status.lag(crawler.raw_objects(self.bucket("raw")), self.transform_runs(20),
+                          self.names.delivery_stream)  # fmt: skip
 
     # status --------------------------------------------------------------------------------------
-    def status(self) -> dict[str, Any]:
-        from orderpipe.targets.local.status import collect
-
-        return collect(self)
+    def status(self) -> StatusReport:
+        # runs back to the last successful one, usually: the lag starts there
+        return status.collect(self.layout, self.names, self.catalog, self.transform_runs(20))
