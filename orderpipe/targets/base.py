@@ -28,7 +28,7 @@ class Action:
 
     verb: str  # create | update | delete | upload | empty | keep
     resource: str  # a human label: "bucket orderpipe-raw-…", "folder .orderpipe/logs"
-    api: str = ""  # the API call (e.g. "s3.create_bucket"); empty for local steps
+    api: str = ""  # the call (e.g. "s3.create_bucket"; locally a file operation, "mkdir")
     params: tuple[tuple[str, Any], ...] = ()  # frozen mapping of the call's parameters
     reason: str = ""
 

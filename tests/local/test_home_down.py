@@ -113,3 +113,23 @@ def test_a_home_from_before_markers_is_adopted_by_up(home: Path) -> None:
     cli("--home", str(home), "up", code=0)
     cli("--home", str(home), "down", "--yes", code=0)
     assert not home.exists()
+
+
+def test_home_steps_carry_their_operation_and_parameters(home: Path) -> None:
+    """The plan is data the executor runs as it is: a step's label is for people only."""
+    from dataclasses import replace
+
+    from orderpipe.settings import Settings
+    from orderpipe.targets.local import LocalTarget
+
+    target = LocalTarget(Settings(home=home, stack="shop"))
+    plan = target.plan_up()
+    assert {(a.api, a.kwargs["path"]) for a in plan} >= {
+        ("mkdir", target.log_dir), ("mark", target.layout.marker)
+    }  # fmt: skip
+    assert next(a for a in plan if a.api == "mark").kwargs["stack"] == "shop"
+    target.apply([replace(a, resource="label") for a in plan])
+    assert target.plan_up() == [] and target.log_dir.is_dir()
+
+    target.apply([replace(a, resource="label") for a in target.plan_down(keep_data=False)])
+    assert not home.exists()
