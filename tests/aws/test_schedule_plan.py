@@ -9,7 +9,9 @@ import pytest
 from test_planner import StateReader, _everything, calls, spec_for  # tests/aws is on sys.path
 
 from orderpipe.errors import NotReadyError
-from orderpipe.targets.aws.schedule import plan_clear, plan_set
+from orderpipe.job.summary import RunSummary
+from orderpipe.results import ScheduleCost, Trigger, WorkflowRun
+from orderpipe.targets.aws.schedule import describe, plan_clear, plan_set
 from orderpipe.targets.aws.teardown import Teardown
 
 
@@ -60,3 +62,23 @@ def test_clear_removes_the_triggers_and_down_the_workflow_before_the_job() -> No
     assert order.count("glue.delete_trigger") == 2
     assert order.index("glue.delete_trigger") < order.index("glue.delete_workflow")
     assert order.index("glue.delete_workflow") < order.index("glue.delete_job")
+
+
+def test_show_gives_next_runs_last_workflow_runs_and_cost_at_list_prices() -> None:
+    runs = [{"WorkflowRunId": "wr_1", "StartedOn": "2027-01-15 06:00:04+00:00", "Status": "OK"}]
+    reader = StateReader(spec_for(), **scheduled("cron(0 * * * ? *)"), workflow_runs=runs)
+    now = 1_800_000_000.0 + 90  # 1.5 minutes after a whole hour (UTC)
+    big = [RunSummary("jr_2", "SUCCEEDED", dpu_seconds=900.0), RunSummary("jr_1", "FAILED")]
+    shown = describe(reader, big, now=now)  # type: ignore[arg-type]
+    assert shown.workflow == "shop-pipeline" and shown.every_seconds == 3600
+    assert shown.triggers[0] == Trigger("shop-every", "cron(0 * * * ? *)", "ACTIVATED",
+                                        "shop-transform-order-history",
+                                        "2027-01-15 09:00:00 UTC")  # fmt: skip
+    assert shown.workflow_runs == (WorkflowRun("wr_1", "2027-01-15 06:00:04", "OK"),)
+    # 900 DPU-seconds at $0.44/DPU-hour, 24 runs a day and a $0.15 crawl, for 30 days
+    assert shown.cost == ScheduleCost(0.11, 0.15, 24.0, round(30 * (24 * 0.11 + 0.15), 2))
+    # a run below Glue's minimum (2 DPUs for a minute) is billed as the minimum
+    small = describe(reader, [RunSummary("jr_3", "SUCCEEDED", dpu_seconds=30.0)], now=now)  # type: ignore[arg-type]
+    assert small.cost is not None and small.cost.job_run_usd == round(120 / 3600 * 0.44, 4)
+    unscheduled = describe(StateReader(spec_for(), workflow_runs=[]), [], now=now)  # type: ignore[arg-type]
+    assert unscheduled.triggers == () and unscheduled.cost is None
