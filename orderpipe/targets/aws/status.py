@@ -76,17 +76,14 @@ def collect(reader: Reader, agent: Path) -> StatusReport:
                 managed_policies=(found_role or {}).get("managed"),
             )
         )
-    # kind, name, what exists, the planner's step for it, {setting: key of what exists}
-    plain: list[tuple[str, str, dict[str, Any] | None, Callable[[], list[Action]], dict[str, str]]]
-    plain = [
+    # kind, name, what exists, the planner's steps for it, the one setting shown
+    plain: list[tuple[str, str, dict[str, Any] | None, Callable[[], list[Action]], str]] = [
         ("instance profile", spec.instance_profile, reader.instance_profile(),
-         planner.instance_profile, {"roles": "roles"}),
-        ("log group", spec.log_group, reader.log_group(), planner.log_group,
-         {"retention_days": "retention_days"}),
+         planner.instance_profile, "roles"),
+        ("log group", spec.log_group, reader.log_group(), planner.log_group, "retention_days"),
     ]  # fmt: skip
-    for kind, name, found, drift, keys in plain:
-        shown = {setting: (found or {}).get(key) for setting, key in keys.items()}
-        rows.append(_row(kind, name, _state(found, drift), **shown))
+    for kind, name, found, drift, setting in plain:
+        rows.append(_row(kind, name, _state(found, drift), **{setting: (found or {}).get(setting)}))
     stream = reader.stream()
     dest = (stream or {}).get("destination", {})
     rows.append(
