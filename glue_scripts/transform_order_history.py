@@ -13,13 +13,12 @@ The local target does not run this file: it imports `orderpipe.job` directly.
 
 from __future__ import annotations
 
+import json
 import sys
-import time
-from datetime import UTC, datetime
 from typing import Any
 
 from orderpipe.job import job_io
-from orderpipe.job.run import RunContext, commit_and_publish, glue_run_id, run_job, summary
+from orderpipe.job.run import Batch, RunContext, run_batch, run_job
 from orderpipe.job.spark_engine import SparkEngine
 from orderpipe.job.summary import RunSummary
 from orderpipe.job.transform import FX_RATE, HIGH_VALUE_THRESHOLD
@@ -69,6 +68,51 @@ def _glue_raw_path(args: dict[str, str], glue: Any) -> str:
     return str(table["StorageDescriptor"]["Location"])
 
 
+# How far back to look for raw objects Glue's bookmarked source may yield without a line (a
+# `.gz` that is not gzip): the previous run's start less Glue's bookmark band (15 minutes) and
+# the time a Firehose upload can take. Looking further back only re-checks objects already done.
+_LOOKBACK_SECONDS = 3600.0
+_WINDOW = "_state/glue_raw_window.json"
+
+
+def _window_start(files: job_io.Files, lake_path: str) -> float | None:
+    """Seconds since the epoch from which raw objects may be new (None: all of them)."""
+    path = job_io.join(lake_path, _WINDOW)
+    if not files.exists(path):
+        return None
+    return float(json.loads(files.read_text(path))["previous_run_started"]) - _LOOKBACK_SECONDS
+
+
+def _glue_batch(
+    engine: SparkEngine, lines: Any, raw_path: str, *, since: float | None, on_commit: Any
+) -> Batch:
+    """The run's input from Glue's bookmarked source, with the damaged objects among it.
+
+    One pass names the objects the source yields (objects_read). A gzip object cut short or not
+    gzip at all is read by Glue's reader up to the damage or not at all, or it fails the read;
+    so the `.gz` objects checked for damage are those the source yields plus those modified
+    since the previous run (which may have yielded no line), and if the read fails, the raw
+    objects modified since the previous run are read with Spark's own reader (which stops at
+    the damage) — the lake's dedupe makes reading an object twice harmless."""
+    raw_files = engine.files_for(raw_path)
+    recent = job_io.list_raw_objects(raw_files, raw_path, since)
+    try:
+        names = [] if lines is None else lines.select("ingested_from").distinct().collect()
+        seen = [row[0] for row in names]
+    except Exception:  # Glue's reader failed on a damaged object: read without it
+        lines = job_io.read_raw_lines(engine.spark, recent) if recent else None
+        seen = recent
+    candidates = {job_io.same_object(p): p for p in recent if p.endswith(".gz")}
+    candidates.update((job_io.same_object(p), p) for p in seen if p.endswith(".gz"))
+    damaged = engine.damaged_objects(list(candidates.values()))
+    objects = {job_io.same_object(p) for p in seen} | {job_io.same_object(d[0]) for d in damaged}
+    if lines is None:  # no line at all, yet damaged objects to record
+        lines = engine.spark.createDataFrame([], "value string, ingested_from string")
+    return Batch(
+        len(objects), lambda ctx: engine.process_lines(lines, ctx, damaged=damaged), on_commit
+    )
+
+
 def glue_main(argv: list[str]) -> RunSummary:
     """The Glue job: bookmarks make it incremental. For --full-refresh the aws target starts the
     run with bookmarks disabled, so the source yields every object and the tables are rebuilt."""
@@ -83,34 +127,35 @@ def glue_main(argv: list[str]) -> RunSummary:
     optional += ["full_refresh", "JOB_RUN_ID", "aws_region"]
     args = getResolvedOptions(argv, names + [n for n in optional if f"--{n}" in argv])
     glue_context = GlueContext(SparkContext.getOrCreate())
-    spark = glue_context.spark_session
     job = Job(glue_context)
     job.init(args["JOB_NAME"], args)
 
-    started, clock = datetime.now(UTC), time.monotonic()
-    run_id = glue_run_id(args, started)
-    engine = SparkEngine(spark)
+    engine = SparkEngine(glue_context.spark_session)
     lake_path = args["lake_path"]
     glue = boto3.client("glue", region_name=args.get("aws_region"))
-    params: dict[str, Any] = {
-        "fx_rate": float(args.get("fx_rate", FX_RATE)),
-        "high_value_threshold": float(args.get("high_value_threshold", HIGH_VALUE_THRESHOLD)),
-        "full_refresh": args.get("full_refresh", "false").lower() in ("true", "1", "yes"),
-    }
-    files = engine.files_for(lake_path)
-    register = job_io.glue_registrar(args["database"], lake_path, client=glue)
-    job_io.recover(files, lake_path, register)
-    lines = _glue_lines(glue_context, _glue_raw_path(args, glue))
-    numbers: dict[str, Any] = {}
-    objects = 0
-    if lines is not None:
-        objects = lines.select("ingested_from").distinct().count()
-    if objects:
-        ctx = RunContext(files, lake_path, run_id, started, **params)
-        numbers = engine.process_lines(lines, ctx)
-        numbers["partitions_written"] = commit_and_publish(ctx, register)
-    result = summary(run_id, started, clock, engine.name, objects_read=objects, **numbers, **params)
-    job_io.write_summary(files, lake_path, result)
+    full_refresh = args.get("full_refresh", "false").lower() in ("true", "1", "yes")
+    lake_files = engine.files_for(lake_path)
+
+    def read() -> Batch:
+        raw_path = _glue_raw_path(args, glue)
+        lines = _glue_lines(glue_context, raw_path)
+        since = None if full_refresh else _window_start(lake_files, lake_path)
+        return _glue_batch(engine, lines, raw_path, since=since, on_commit=committed)
+
+    def committed(ctx: RunContext) -> None:
+        record = {"previous_run_started": ctx.started.timestamp()}
+        lake_files.write_text(job_io.join(lake_path, _WINDOW), json.dumps(record))
+
+    result = run_batch(
+        engine,
+        read,
+        lake_path=lake_path,
+        open_registrar=lambda: job_io.glue_registrar(args["database"], lake_path, client=glue),
+        run_id=args.get("JOB_RUN_ID"),
+        fx_rate=float(args.get("fx_rate", FX_RATE)),
+        high_value_threshold=float(args.get("high_value_threshold", HIGH_VALUE_THRESHOLD)),
+        full_refresh=full_refresh,
+    )
     job.commit()
     return result
 
@@ -118,7 +163,6 @@ def glue_main(argv: list[str]) -> RunSummary:
 def main(argv: list[str]) -> RunSummary:
     """spark-submit / python: the same job with argparse and a local or given SparkSession."""
     import argparse
-    import json
     from pathlib import Path
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

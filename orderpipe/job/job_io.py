@@ -75,16 +75,20 @@ class Files:
             c.name for c in Path(path).iterdir() if c.is_dir() == dirs and not _hidden(c.name)
         )
 
-    def files_under(self, path: str) -> list[str]:
-        """Every visible file below `path`, recursively, as full paths (sorted)."""
-        found = []
+    def files_under(self, path: str, since: float | None = None) -> list[str]:
+        """Every visible file below `path`, recursively, as full paths (sorted); with `since`
+        (seconds since the epoch) only those modified at or after it."""
+        return sorted(p for p, modified in self._walk(path) if since is None or modified >= since)
+
+    def _walk(self, path: str) -> Iterator[tuple[str, float]]:
+        """(full path, modification time) of every visible file below `path`."""
         for folder, subdirs, names in os.walk(path):
             subdirs[:] = [d for d in subdirs if not _hidden(d)]
             rel = os.path.relpath(folder, path)
-            found += [
-                join(path, n) if rel == "." else join(path, rel, n) for n in names if not _hidden(n)
-            ]
-        return sorted(found)
+            for name in names:
+                if not _hidden(name):
+                    full = join(path, name) if rel == "." else join(path, rel, name)
+                    yield full, os.stat(full).st_mtime
 
     def rename(self, src: str, dst: str) -> None:
         Path(dst).parent.mkdir(parents=True, exist_ok=True)
@@ -128,16 +132,16 @@ class HadoopFiles(Files):
             if bool(s.isDirectory()) == dirs and not _hidden(s.getPath().getName())
         )
 
-    def files_under(self, path: str) -> list[str]:
+    def _walk(self, path: str) -> Iterator[tuple[str, float]]:
         if not self.exists(path):
-            return []
-        found, it = [], self._fs.listFiles(self._p(path), True)
+            return
+        it = self._fs.listFiles(self._p(path), True)
         root = str(self._fs.makeQualified(self._p(path)).toUri().getPath()).rstrip("/")
         while it.hasNext():
-            rel = str(it.next().getPath().toUri().getPath())[len(root) + 1 :]
+            status = it.next()
+            rel = str(status.getPath().toUri().getPath())[len(root) + 1 :]
             if not any(_hidden(part) for part in rel.split("/")):
-                found.append(join(path, rel))
-        return sorted(found)
+                yield join(path, rel), status.getModificationTime() / 1000
 
     def rename(self, src: str, dst: str) -> None:
         self._fs.mkdirs(self._p(posixpath.dirname(dst)))
@@ -179,9 +183,18 @@ def raw_root(files: Files, raw_path: str) -> str:
     return inner if files.exists(inner) else raw_path
 
 
-def list_raw_objects(files: Files, raw_path: str) -> list[str]:
-    """Raw objects (gzip or plain NDJSON/JSON) under the raw location, as full paths."""
-    return [p for p in files.files_under(raw_root(files, raw_path)) if p.endswith(RAW_SUFFIXES)]
+def list_raw_objects(files: Files, raw_path: str, since: float | None = None) -> list[str]:
+    """Raw objects (gzip or plain NDJSON/JSON) under the raw location, as full paths; with
+    `since` (seconds since the epoch) only those modified at or after it."""
+    found = files.files_under(raw_root(files, raw_path), since)
+    return [p for p in found if p.endswith(RAW_SUFFIXES)]
+
+
+def same_object(path: str) -> str:
+    """One spelling of an object's location, whoever wrote it: `/x`, `file:/x`, `file:///x`
+    and Spark's %-escaped form of each are the same file."""
+    local = _local_path(path)
+    return posixpath.normpath(unquote(local)) if local is not None else unquote(path)
 
 
 def object_key(raw_path: str, path: str) -> str:

@@ -1,6 +1,7 @@
-"""One run of the job, whatever the engine: recover a crashed run, pick the raw objects the
-bookmark has not seen, let the engine stage the merged partitions, commit (manifest), publish,
-register, save the bookmark, write the run summary (a failed run's too).
+"""One run of the job, whatever the engine and entry point (`run_batch`): recover a crashed run,
+take the new raw input (locally the objects the bookmark file has not seen, on Glue what its
+bookmarked source yields), let the engine stage the merged partitions, commit (manifest),
+publish, register, record the bookmark, write the run summary (a failed run's too).
 
 An engine is anything with `process(paths, ctx) -> counts` (see `RunContext`): it reads the
 given raw objects, drops what the tables already hold, and stages one Parquet file per partition
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -137,6 +139,62 @@ def commit_and_publish(ctx: RunContext, register: job_io.Registrar | None) -> in
     return sum(len(p) for p in manifest["tables"].values())
 
 
+@dataclass(frozen=True)
+class Batch:
+    """The raw input of one run, however it was found: how many objects, how the engine
+    processes them, and what to record once the run's output is committed (a bookmark)."""
+
+    objects: int
+    process: Callable[[RunContext], dict[str, Any]]
+    committed: Callable[[RunContext], None] = lambda ctx: None
+
+
+def run_batch(
+    engine: Engine,
+    read: Callable[[], Batch],
+    *,
+    lake_path: str,
+    open_registrar: Callable[[], job_io.Registrar | None],
+    run_id: str | None,
+    fx_rate: float,
+    high_value_threshold: float,
+    full_refresh: bool,
+    grace_seconds: float = job_io.GRACE_SECONDS,
+) -> RunSummary:
+    """The run protocol every entry point shares: recover a crashed run, `read` the new raw
+    input, let the engine stage it, commit and publish, record the input as done, write the
+    run summary to `<lake_path>/_runs/<run_id>.json` and return it — a failed run's too (state
+    FAILED, its error's first line), before the error is raised again."""
+    started, clock = datetime.now(UTC), time.monotonic()
+    run_id = job_io.check_run_id(run_id or new_run_id(started))
+    files = engine.files_for(lake_path)
+    params: dict[str, Any] = {
+        "fx_rate": fx_rate,
+        "high_value_threshold": high_value_threshold,
+        "full_refresh": full_refresh,
+    }
+    try:
+        register = open_registrar()
+        job_io.recover(files, lake_path, register)
+        batch = read()
+        ctx = RunContext(files, lake_path, run_id, started, **params, grace_seconds=grace_seconds)
+        numbers: dict[str, Any] = {}
+        if batch.objects:
+            numbers = batch.process(ctx)
+            numbers["partitions_written"] = commit_and_publish(ctx, register)
+            batch.committed(ctx)
+    except Exception as exc:
+        failed = failed_summary(run_id, started, clock, engine.name, exc, **params)
+        with contextlib.suppress(Exception):  # a lake that takes no summary: the error says so
+            job_io.write_summary(files, lake_path, failed)
+        raise
+    result = summary(
+        run_id, started, clock, engine.name, objects_read=batch.objects, **numbers, **params
+    )
+    job_io.write_summary(files, lake_path, result)
+    return result
+
+
 def run_job(
     engine: Engine,
     *,
@@ -151,48 +209,37 @@ def run_job(
     run_id: str | None = None,
     grace_seconds: float = job_io.GRACE_SECONDS,
 ) -> RunSummary:
-    """Run the job once with `engine` and return the run summary, also written to
-    `<lake_path>/_runs/<run_id>.json` — a failed run's too (state FAILED, its error's first
-    line), before the error is raised again.
+    """Run the job once with `engine` (see `run_batch`) and return the run summary.
 
     Incremental: only raw objects not in the bookmark file are read; the bookmark is committed
     after output and catalog are written. `full_refresh` reads all raw objects, rebuilds both
     tables and resets the bookmark. Partitions are registered in the local catalog file when
     `catalog_path` is given, else in the Glue Data Catalog when the lake is on s3://.
     """
-    started, clock = datetime.now(UTC), time.monotonic()
-    run_id = job_io.check_run_id(run_id or new_run_id(started))
-    files = engine.files_for(lake_path)
-    params: dict[str, Any] = {
-        "fx_rate": fx_rate,
-        "high_value_threshold": high_value_threshold,
-        "full_refresh": full_refresh,
-    }
-    try:
-        register = registrar(database, lake_path, catalog_path)
-        job_io.recover(files, lake_path, register)
-        raw_files = engine.files_for(raw_path)
+
+    def read() -> Batch:
         done = set() if full_refresh else job_io.load_bookmark(bookmark_path)
-        objects = job_io.list_raw_objects(raw_files, raw_path)
+        objects = job_io.list_raw_objects(engine.files_for(raw_path), raw_path)
         keys = {path: job_io.object_key(raw_path, path) for path in objects}
         todo = [path for path in objects if keys[path] not in done]
-        ctx = RunContext(files, lake_path, run_id, started, **params, grace_seconds=grace_seconds)
-        numbers: dict[str, Any] = {}
-        if todo:
-            numbers = engine.process(todo, ctx)
-            numbers["partitions_written"] = commit_and_publish(ctx, register)
+
+        def committed(ctx: RunContext) -> None:
             if bookmark_path is not None:
                 job_io.save_bookmark(bookmark_path, done | {keys[p] for p in todo})
-    except Exception as exc:
-        failed = failed_summary(run_id, started, clock, engine.name, exc, **params)
-        with contextlib.suppress(Exception):  # a lake that takes no summary: the error says so
-            job_io.write_summary(files, lake_path, failed)
-        raise
-    result = summary(
-        run_id, started, clock, engine.name, objects_read=len(todo), **numbers, **params
+
+        return Batch(len(todo), lambda ctx: engine.process(todo, ctx), committed)
+
+    return run_batch(
+        engine,
+        read,
+        lake_path=lake_path,
+        open_registrar=lambda: registrar(database, lake_path, catalog_path),
+        run_id=run_id,
+        fx_rate=fx_rate,
+        high_value_threshold=high_value_threshold,
+        full_refresh=full_refresh,
+        grace_seconds=grace_seconds,
     )
-    job_io.write_summary(files, lake_path, result)
-    return result
 
 
 def registrar(database: str, lake_path: str, catalog_path: str | None) -> Any:
