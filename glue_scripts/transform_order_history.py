@@ -99,7 +99,10 @@ def _glue_batch(
     try:
         names = [] if lines is None else lines.select("ingested_from").distinct().collect()
         seen = [row[0] for row in names]
-    except Exception:  # Glue's reader failed on a damaged object: read without it
+    except Exception as error:  # Glue's reader failed (a damaged object): read without it
+        reason = " ".join(str(error).split())[:300]
+        note = f"reading the {len(recent)} raw objects modified since the previous run instead"
+        print(f"Glue's source could not be read ({reason}); {note}.", file=sys.stderr)
         lines = job_io.read_raw_lines(engine.spark, recent) if recent else None
         seen = recent
     candidates = {job_io.same_object(p): p for p in recent if p.endswith(".gz")}

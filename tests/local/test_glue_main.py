@@ -9,7 +9,9 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
+import os
 import sys
+import time
 import types
 from datetime import UTC, datetime
 from pathlib import Path
@@ -213,3 +215,23 @@ def test_glue_main_quarantines_damaged_objects_as_the_local_job_does(
     named = sorted(str(value).rsplit("/", 1)[-1] for row in unreadable for value in row
                    if str(value).endswith(".gz"))  # fmt: skip
     assert named == ["not-gzip.gz", "truncated.gz"]
+
+
+def test_the_raw_listing_window_keeps_objects_modified_since_the_previous_run(
+    spark: Any, tmp_path: Path
+) -> None:
+    """What glue_main checks for damage beyond what Glue's source yields: raw objects modified
+    since the previous run (the same through Hadoop's FileSystem, as on S3)."""
+    folder = tmp_path / "raw" / "2026" / "01"
+    folder.mkdir(parents=True)
+    now = time.time()
+    for name, age in (("old.gz", 7200), ("new.gz", 60), ("new.ndjson", 0), ("notes.txt", 0)):
+        (folder / name).write_bytes(b"{}\n")
+        os.utime(folder / name, (now - age, now - age))
+    raw = str(tmp_path / "raw")
+    for files, root in ((job_io.Files(), raw), (job_io.HadoopFiles(spark, raw), f"file://{raw}")):
+        recent = job_io.list_raw_objects(files, root, now - 3600)
+        assert [Path(p).name for p in recent] == ["new.gz", "new.ndjson"]
+        assert len(job_io.list_raw_objects(files, root)) == 3
+    same = {job_io.same_object(p) for p in ("/a/b c.gz", "file:/a/b%20c.gz", "file:///a/b c.gz")}
+    assert same == {"/a/b c.gz"}
