@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from orderpipe.job import job_io
@@ -84,7 +85,12 @@ def _window_start(files: job_io.Files, lake_path: str) -> float | None:
 
 
 def _glue_batch(
-    engine: SparkEngine, lines: Any, raw_path: str, *, since: float | None, on_commit: Any
+    engine: SparkEngine,
+    lines: Any,
+    raw_path: str,
+    *,
+    since: float | None,
+    on_commit: Callable[[RunContext], None],
 ) -> Batch:
     """The run's input from Glue's bookmarked source, with the damaged objects among it.
 
