@@ -43,8 +43,7 @@ def byte_size(n: float) -> str:
 
 def plain(value: Any) -> Any:
     """A value as JSON wants it: numbers as numbers, dates as YYYY-MM-DD, times ISO-8601,
-    intervals as ISO-8601 durations (`P1DT2H`), bytes as text, typed results by their
-    `to_json()`; anything else JSON lacks as text."""
+    intervals as ISO-8601 durations (`P1DT2H`), bytes as text; anything else JSON lacks as text."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, float) and not math.isfinite(value):
@@ -63,8 +62,6 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if value is None or isinstance(value, str | int | float):
         return value
-    if hasattr(value, "to_json"):  # a typed result (e.g. a RunSummary): its JSON object
-        return plain(value.to_json())
     return str(value)  # UUID, Interval objects, …: their text
 
 

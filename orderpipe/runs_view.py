@@ -5,6 +5,7 @@ never 0 and never an error."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rich.markup import escape
@@ -58,7 +59,7 @@ def detail_rows(run: RunSummary) -> list[tuple[str, Any]]:
     return [(label, UNKNOWN if value is None else value) for label, value in rows]
 
 
-def runs_table(runs: list[RunSummary], title: str = "Transform runs") -> Table:
+def runs_table(runs: Iterable[RunSummary], title: str = "Transform runs") -> Table:
     table = Table(title=title, title_justify="left", title_style="bold")
     for column in ("run", "started (UTC)", "took", "read", "transformed", "quarantined", "outcome"):
         table.add_column(column, justify="right" if column in {"took", "read"} else "left")

@@ -154,7 +154,7 @@ def status(
     if report.message:
         console.info(report.message)
     if report.runs:
-        console.out.print(runs_table(list(report.runs), "Last transform runs"))
+        console.out.print(runs_table(report.runs, "Last transform runs"))
     if report.freshness:
         from orderpipe.render import key_values
 
