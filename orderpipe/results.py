@@ -4,7 +4,7 @@ schedule and the dashboards' state. Commands render these; `to_json()` is `--for
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -112,11 +112,7 @@ class RemoteGenerator:
     follow: str  # how to follow its logs there
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "instance_id": self.instance_id, "state": self.state, "reused": self.reused,
-            "image_id": self.image_id, "instance_type": self.instance_type,
-            "tags": dict(self.tags), "connect": self.connect, "follow": self.follow,
-        }  # fmt: skip
+        return asdict(self)
 
 
 @dataclass(frozen=True)
