@@ -16,7 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from orderpipe import console
-from orderpipe.targets.base import QueryResult
+from orderpipe.results import ResourceRow
+from orderpipe.targets.base import Action, QueryResult
 
 
 class OutputFormat(StrEnum):
@@ -161,4 +162,33 @@ def text_table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]
         table.add_column(escape(column))
     for row in rows:
         table.add_row(*(escape("" if v is None else str(v)) for v in row))
+    return table
+
+
+def plan_table(plan: list[Action], title: str) -> Table:
+    """A plan (`up`, `down`, `dashboard`, `schedule set`): each step, its call and why."""
+    table = Table(title=escape(title), title_justify="left", title_style="bold")
+    for column in ("", "resource", "call", "why"):
+        table.add_column(column)
+    style = {"create": "green", "update": "yellow", "upload": "yellow", "delete": "red"}
+    for action in plan:
+        color = style.get(action.verb, "dim")
+        cells = (escape(str(v)) for v in (action.resource, action.api, action.reason))
+        table.add_row(f"[{color}]{escape(action.verb)}[/]", *cells)
+    return table
+
+
+STATE_COLORS = {"ok": "green", "missing": "red", "drift": "yellow"}
+
+
+def resources_table(title: str, rows: Iterable[ResourceRow]) -> Table:
+    """Resources and their states (`status`, `dashboard status`): ok green, missing red, drift
+    yellow; every cell printed as it is."""
+    table = Table(title=escape(title), title_justify="left", title_style="bold")
+    for column in ("kind", "name", "state", "detail"):
+        table.add_column(column)
+    for row in rows:
+        color = STATE_COLORS.get(row.state.split(":", 1)[0])
+        state = f"[{color}]{escape(row.state)}[/]" if color else escape(row.state)
+        table.add_row(escape(row.kind), escape(row.name), state, escape(row.detail))
     return table

@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from orderpipe import console
 from orderpipe.commands import settings_of
-from orderpipe.render import ReportFormat
+from orderpipe.render import ReportFormat, plan_table, resources_table
 
 if TYPE_CHECKING:
     from orderpipe.targets.base import HostedDashboards, Target
@@ -42,8 +42,6 @@ def dashboard_up(
     ] = False,
 ) -> None:
     """Make or update the dashboards. Safe to run again: it converges."""
-    from orderpipe.commands.infra import plan_table
-
     target, dashboards = _dashboards(ctx)
     plan, notes = dashboards.plan_up()
     if plan:
@@ -62,8 +60,6 @@ def dashboard_up(
 @dashboard_app.command("down")
 def dashboard_down(ctx: typer.Context) -> None:
     """Remove the dashboards (never the data). Safe to repeat."""
-    from orderpipe.commands.infra import plan_table
-
     target, dashboards = _dashboards(ctx)
     plan = dashboards.plan_down()
     if not plan:
@@ -83,8 +79,6 @@ def dashboard_status(
 ) -> None:
     """Each dashboard resource and its state: ok, missing or drift."""
     _, dashboards = _dashboards(ctx)
-    from orderpipe.commands.infra import resources_table
-
     report = dashboards.status()
     if fmt is ReportFormat.json:
         console.out.file.write(json.dumps(report.to_json()) + "\n")

@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from orderpipe import console
 from orderpipe.commands import settings_of
-from orderpipe.render import ReportFormat, plain, text_table
-from orderpipe.results import ResourceRow
+from orderpipe.render import ReportFormat, plain, plan_table, resources_table, text_table
 from orderpipe.runs_view import runs_table
-from orderpipe.targets.base import Action
-
-
-def plan_table(plan: list[Action], title: str) -> Table:
-    table = Table(title=title, title_justify="left", title_style="bold")
-    for column in ("", "resource", "call", "why"):
-        table.add_column(column)
-    style = {"create": "green", "update": "yellow", "upload": "yellow", "delete": "red"}
-    for action in plan:
-        color = style.get(action.verb, "dim")
-        cells = (escape(str(v)) for v in (action.resource, action.api, action.reason))
-        table.add_row(f"[{color}]{escape(action.verb)}[/]", *cells)
-    return table
 
 
 def _on_off(name: str, help: str) -> Any:
@@ -159,22 +143,6 @@ def status(
         from orderpipe.render import key_values
 
         console.out.print(key_values("Counts and freshness", report.freshness))
-
-
-STATE_COLORS = {"ok": "green", "missing": "red", "drift": "yellow"}
-
-
-def resources_table(title: str, rows: Iterable[ResourceRow]) -> Table:
-    """Resources and their states (`status`, `dashboard status`): ok green, missing red, drift
-    yellow; every cell printed as it is."""
-    table = Table(title=escape(title), title_justify="left", title_style="bold")
-    for column in ("kind", "name", "state", "detail"):
-        table.add_column(column)
-    for row in rows:
-        color = STATE_COLORS.get(row.state.split(":", 1)[0])
-        state = f"[{color}]{escape(row.state)}[/]" if color else escape(row.state)
-        table.add_row(escape(row.kind), escape(row.name), state, escape(row.detail))
-    return table
 
 
 def register(app: typer.Typer) -> None:

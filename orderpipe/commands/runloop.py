@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from orderpipe import console
 from orderpipe.commands import finite_rate, settings_of
-from orderpipe.render import key_values, text_table
+from orderpipe.render import key_values, plan_table, text_table
 from orderpipe.runloop import Cycle, RunFigures, parse_duration
 from orderpipe.runs_view import describe
 from orderpipe.targets.base import JobParams
@@ -176,7 +176,6 @@ def schedule_set(
     every: Annotated[str, typer.Option(help="How often the job runs: 5m … 1d.")],
 ) -> None:
     """Run the ETL job every DURATION (and the crawler once a day) by a Glue workflow."""
-    from orderpipe.commands.infra import plan_table
     from orderpipe.targets import get_target
 
     target = get_target(settings_of(ctx))
