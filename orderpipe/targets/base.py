@@ -144,18 +144,18 @@ class Target(ABC):
 
     @property
     @abstractmethod
-    def log_dir(self) -> Any:
+    def log_dir(self) -> Path:
         """Where `generate` writes order logs on this machine and `ship` reads them."""
 
     @property
     @abstractmethod
-    def state_dir(self) -> Any:
+    def state_dir(self) -> Path:
         """Where this machine keeps the agent's checkpoints and other local state."""
 
     @property
     def state(self) -> StateLayout:
         """The named files of `state_dir` (the agent's folder, …)."""
-        return StateLayout(Path(self.state_dir))
+        return StateLayout(self.state_dir)
 
     @abstractmethod
     def crawl(self, wait: bool = True) -> CrawlResult: ...
