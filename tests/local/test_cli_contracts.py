@@ -6,37 +6,20 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from helpers import ENV, ORDERPIPE, cli, query_json
 
 from orderpipe import queries
-from orderpipe.cli import app
 
-runner = CliRunner()
-ENV = {"COLUMNS": "200", "TERM": "dumb"}
-ORDERPIPE = Path(sys.executable).parent / "orderpipe"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ORDERS = 400
-
-
-def cli(home: Path, *args: str, code: int = 0):
-    result = runner.invoke(app, ["--home", str(home), *args], env=ENV)
-    assert result.exit_code == code, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result
-
-
-def sql_json(home: Path, sql: str) -> list[dict]:
-    return json.loads(cli(home, "query", "sql", sql, "--format", "json").stdout)
 
 
 def raw_files(home: Path) -> list[Path]:
@@ -66,15 +49,15 @@ PRICED = (
 
 
 def test_job_parameters_and_full_refresh(lake: Path) -> None:
-    first = sql_json(lake, PRICED.format(fx=2, high=50))[0]
+    first = query_json(lake, PRICED.format(fx=2, high=50))[0]
     assert first["n"] > 300 and first["off"] == 0 and first["mistagged"] == 0
 
     cli(lake, "transform", "run", "--fx-rate", "3")  # nothing new: the lake stays as it is
-    assert sql_json(lake, PRICED.format(fx=2, high=50))[0] == first
+    assert query_json(lake, PRICED.format(fx=2, high=50))[0] == first
 
     cli(lake, "transform", "run", "--fx-rate", "3", "--high-value-threshold", "500",
         "--full-refresh")  # fmt: skip
-    assert sql_json(lake, PRICED.format(fx=3, high=500))[0] == first  # every row recomputed
+    assert query_json(lake, PRICED.format(fx=3, high=500))[0] == first  # every row recomputed
 
 
 def test_query_csv_is_a_header_and_rows_on_stdout(lake: Path) -> None:
@@ -82,13 +65,13 @@ def test_query_csv_is_a_header_and_rows_on_stdout(lake: Path) -> None:
     result = cli(lake, "query", "sql", sql, "--format", "csv")
     rows = list(csv.reader(io.StringIO(result.stdout)))
     assert rows[0] == ["country", "lines"]
-    assert rows[1:] == [[r["country"], str(r["lines"])] for r in sql_json(lake, sql)]
+    assert rows[1:] == [[r["country"], str(r["lines"])] for r in query_json(lake, sql)]
 
 
 def test_chart_draws_one_bar_per_row(lake: Path) -> None:
     plain = cli(lake, "query", "peak-hours").stdout
     charted = cli(lake, "query", "peak-hours", "--chart").stdout
-    hours = sql_json(lake, "SELECT count(DISTINCT invoicehour) AS n FROM transformed_orders")
+    hours = query_json(lake, "SELECT count(DISTINCT invoicehour) AS n FROM transformed_orders")
     assert "█" not in plain
     assert sum("█" in line for line in charted.splitlines()) == hours[0]["n"]
 

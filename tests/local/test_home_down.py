@@ -5,19 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from orderpipe.cli import app
-
-runner = CliRunner()
-ENV = {"COLUMNS": "200", "TERM": "dumb"}
-
-
-def cli(*args: str, code: int, **env: str) -> str:
-    result = runner.invoke(app, list(args), env={**ENV, **env})
-    assert result.exit_code == code, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    return " ".join(result.output.split())
+from helpers import cli
 
 
 def tree(folder: Path) -> set[str]:
@@ -37,7 +25,7 @@ def project(home: Path) -> Path:
 @pytest.mark.parametrize("keep", [[], ["--keep-data"]])
 def test_down_refuses_a_folder_that_is_not_a_home(project: Path, keep: list[str]) -> None:
     before = tree(project)
-    message = cli("--home", str(project), "down", "--yes", *keep, code=1)
+    message = cli(project, "down", "--yes", *keep, code=1).said
     assert "is not an orderpipe home" in message and "deleted nothing" in message
     assert tree(project) == before
 
@@ -54,54 +42,54 @@ def test_an_empty_home_is_a_usage_error_and_deletes_nothing(home: Path, how: str
     else:
         (cwd / "orderpipe.toml").write_text('home = ""\n')
     before = tree(cwd)
-    assert "must name a folder" in cli(*args, code=2, **env)
+    assert "must name a folder" in cli(None, *args, code=2, env=env).said
     assert tree(cwd) == before
 
 
 @pytest.mark.parametrize("where", ["/", "/etc", "/usr", "~"])
 def test_a_system_folder_or_the_users_home_is_refused(home: Path, where: str) -> None:
-    assert "system or personal folder" in cli("--home", where, "status", code=2)
+    assert "system or personal folder" in cli(Path(where), "status", code=2).said
 
 
 def test_a_file_is_refused_as_home(home: Path) -> None:
     afile = home.parent / "afile"
     afile.write_text("x")
-    assert "is a file" in cli("--home", str(afile), "down", "--yes", code=2)
+    assert "is a file" in cli(afile, "down", "--yes", code=2).said
     assert afile.read_text() == "x"
 
 
 def test_up_refuses_a_folder_holding_other_files(project: Path) -> None:
-    assert "already holds files orderpipe did not make" in cli("--home", str(project), "up", code=2)
+    assert "already holds files orderpipe did not make" in cli(project, "up", code=2).said
     assert not (project / ".orderpipe-home").exists()
 
 
 def test_a_users_file_in_a_home_survives_down(home: Path) -> None:
-    cli("--home", str(home), "up", code=0)
+    cli(home, "up")
     assert (home / ".orderpipe-home").is_file()
     (home / "analysis.ipynb").write_text("mine")
     (home / "buckets" / "my-bucket").mkdir()
 
-    kept = cli("--home", str(home), "down", "--yes", "--keep-data", code=0)
+    kept = cli(home, "down", "--yes", "--keep-data").said
     assert "Left" in kept and "analysis.ipynb" in kept
     assert (home / "buckets" / "orderpipe-lake").is_dir() and (home / "logs").is_dir()
     assert not (home / "state").exists()
 
-    gone = cli("--home", str(home), "down", "--yes", code=0)
+    gone = cli(home, "down", "--yes").said
     assert "analysis.ipynb" in gone and "my-bucket" in gone
     assert tree(home) == {"analysis.ipynb", ".orderpipe-home", "buckets", "buckets/my-bucket"}
-    assert "nothing to do" in cli("--home", str(home), "down", "--yes", code=0)  # idempotent
+    assert "nothing to do" in cli(home, "down", "--yes").said  # idempotent
 
 
 def test_down_of_a_clean_home_removes_it_entirely(home: Path) -> None:
-    cli("--home", str(home), "up", code=0)
-    cli("--home", str(home), "down", "--yes", code=0)
+    cli(home, "up")
+    cli(home, "down", "--yes")
     assert not home.exists()
-    assert "nothing to do" in cli("--home", str(home), "down", "--yes", code=0)
+    assert "nothing to do" in cli(home, "down", "--yes").said
 
 
 def test_a_home_belongs_to_one_stack(home: Path) -> None:
-    cli("--home", str(home), "--stack", "shop", "up", code=0)
-    message = cli("--home", str(home), "--stack", "other", "down", "--yes", code=2)
+    cli(home, "--stack", "shop", "up")
+    message = cli(home, "--stack", "other", "down", "--yes", code=2).said
     assert "home of stack 'shop'" in message
     assert (home / "buckets" / "shop-raw").is_dir()
 
@@ -109,9 +97,9 @@ def test_a_home_belongs_to_one_stack(home: Path) -> None:
 def test_a_home_from_before_markers_is_adopted_by_up(home: Path) -> None:
     (home / "state").mkdir(parents=True)
     (home / "logs").mkdir()
-    assert "no .orderpipe-home marker" in cli("--home", str(home), "down", "--yes", code=1)
-    cli("--home", str(home), "up", code=0)
-    cli("--home", str(home), "down", "--yes", code=0)
+    assert "no .orderpipe-home marker" in cli(home, "down", "--yes", code=1).said
+    cli(home, "up")
+    cli(home, "down", "--yes")
     assert not home.exists()
 
 

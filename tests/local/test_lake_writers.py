@@ -11,22 +11,11 @@ import sys
 import threading
 from pathlib import Path
 
-from typer.testing import CliRunner
+from helpers import ORDERPIPE, cli
 
-from orderpipe.cli import app
 from orderpipe.job.job_io import lake_lock
 from orderpipe.settings import Settings
 from orderpipe.targets.local.target import LocalTarget
-
-runner = CliRunner()
-ENV = {"COLUMNS": "200", "TERM": "dumb"}
-ORDERPIPE = str(Path(sys.executable).with_name("orderpipe"))
-
-
-def cli(home: Path, *args: str, code: int = 0):
-    result = runner.invoke(app, ["--home", str(home), *args], env=ENV)
-    assert result.exit_code == code, result.output
-    return result
 
 
 def tables(home: Path) -> dict[str, list[tuple]]:
@@ -59,7 +48,7 @@ def test_two_runs_at_once_equal_one_run_and_readers_never_see_doubles(home: Path
 
     reader = threading.Thread(target=poll)
     reader.start()
-    command = [ORDERPIPE, "--home", str(home), "transform", "run"]
+    command = [str(ORDERPIPE), "--home", str(home), "transform", "run"]
     first = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     second = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     errors = [p.communicate(timeout=300)[1] for p in (first, second)]
@@ -78,8 +67,7 @@ def test_a_busy_lake_with_no_wait_is_refused(home: Path) -> None:
     cli(home, "generate", "--count", "50", "--seed", "1")
     with lake_lock(str(LocalTarget(Settings(home=home)).bucket("lake"))):
         result = cli(home, "transform", "run", "--no-wait", code=1)
-    assert "another transform run" in result.output and "Traceback" not in result.output
-    assert result.exception is not None
+    assert "another transform run" in result.stderr
     assert LocalTarget(Settings(home=home)).transform_runs() == []  # refused: no run at all
 
 

@@ -4,30 +4,14 @@
 from __future__ import annotations
 
 import csv
-import json
 import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from orderpipe.cli import app
+from helpers import cli, query_json
 
 pytestmark = pytest.mark.slow  # the whole pipeline through the CLI, on real samples
-runner = CliRunner()
-ENV = {"COLUMNS": "200", "TERM": "dumb"}
 TAIL_FORMATS = ["--date-format", "%m/%d/%y %H:%M", "--date-format", "%m-%d-%y %H:%M"]
-
-
-def cli(home: Path, *args: str, code: int = 0):
-    result = runner.invoke(app, ["--home", str(home), *args], env=ENV)
-    assert result.exit_code == code, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result
-
-
-def query_json(home: Path, sql: str) -> list[dict]:
-    return json.loads(cli(home, "query", "sql", sql, "--format", "json").stdout)
 
 
 def table_counts(home: Path) -> tuple[int, int]:
@@ -65,7 +49,7 @@ def test_synthetic_orders_end_to_end_and_reruns_change_nothing(pipeline_home: Pa
     assert transformed + quarantined == 3000  # synthetic records are all distinct
     assert transformed > 2500 and quarantined > 0
 
-    top = json.loads(cli(home, "query", "top-orders", "--format", "json").stdout)
+    top = cli(home, "query", "top-orders", "--format", "json").json()
     assert len(top) == 10
     first = top[0]
     assert set(first) == {"invoiceno", "customerid", "country", "invoicedate", "lines", "items",
@@ -92,7 +76,7 @@ def test_synthetic_orders_end_to_end_and_reruns_change_nothing(pipeline_home: Pa
     page = report.read_text()
     assert page.count("<canvas") == 5 and "orderpipe query top-orders" in page
 
-    status = json.loads(cli(home, "status", "--format", "json").stdout)
+    status = cli(home, "status", "--format", "json").json()
     assert status["freshness"]["transformed_rows"] == transformed
     runs = cli(home, "transform", "status").stdout
     assert "SUCCEEDED" in runs
@@ -115,7 +99,7 @@ def test_real_samples_replay_and_add_up_exactly(
     transformed, quarantined = table_counts(home)
     assert transformed + quarantined == expected
 
-    missing = json.loads(cli(home, "query", "missing-data", "--format", "json").stdout)
+    missing = cli(home, "query", "missing-data", "--format", "json").json()
     reasons = {r["reason"]: r["records"] for r in missing}
     assert reasons["cancelled"] > 0 and reasons["missing_customer"] > 0
     assert sum(reasons.values()) == quarantined

@@ -3,34 +3,24 @@ every chart drawn, no request leaves the file, and the page shows the named quer
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import SHARED_DATA
-from typer.testing import CliRunner
+from helpers import cli
 
-from orderpipe.cli import app
 from orderpipe.report import CHARTS
 
-runner = CliRunner()
-ENV = {"COLUMNS": "200", "TERM": "dumb"}
 EVERY = 13  # every 13th line of the 2010-12 head sample: ~3,000 lines over all its days
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 
 
-def cli(home: Path, *args: str) -> Any:
-    result = runner.invoke(app, ["--home", str(home), *args], env=ENV)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
-
-
 def query(home: Path, name: str) -> list[dict[str, Any]]:
-    return json.loads(cli(home, "query", name, "--format", "json").stdout)
+    return cli(home, "query", name, "--format", "json").json()
 
 
 @pytest.fixture(scope="module")

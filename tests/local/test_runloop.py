@@ -4,18 +4,15 @@ a reader querying meanwhile, and a clean stop on SIGTERM."""
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-from typer.testing import CliRunner
+from helpers import ENV, ORDERPIPE, cli
 
-from orderpipe.cli import app
 from orderpipe.errors import JobFailed
 from orderpipe.job.summary import RunSummary
 from orderpipe.runloop import Cycle, RunFigures, RunLoop
@@ -23,20 +20,11 @@ from orderpipe.settings import Settings
 from orderpipe.targets.base import JobParams
 from orderpipe.targets.local import LocalTarget
 
-runner = CliRunner()
-ENV = {"COLUMNS": "200", "TERM": "dumb"}
-ORDERPIPE = Path(sys.executable).with_name("orderpipe")
 COUNTS = (
     "SELECT (SELECT count(*) FROM transformed_orders) + (SELECT count(*) FROM quarantined_orders),"
     " (SELECT count(DISTINCT recordid) FROM transformed_orders)"
     " + (SELECT count(DISTINCT recordid) FROM quarantined_orders)"
 )
-
-
-def cli(home: Path, *args: str, code: int = 0):
-    result = runner.invoke(app, ["--home", str(home), *args], env=ENV)
-    assert result.exit_code == code, (result.output, result.exception)
-    return result
 
 
 def logged_lines(home: Path) -> int:
@@ -81,7 +69,7 @@ def test_run_makes_every_order_queryable_once_while_a_reader_watches(home: Path)
     assert [rows for rows, _ in seen] == sorted(rows for rows, _ in seen), seen
     assert failed_after_tables == []
 
-    status = json.loads(cli(home, "status", "--format", "json").stdout)
+    status = cli(home, "status", "--format", "json").json()
     assert status["lag_seconds"] == 0
     assert status["freshness"]["raw_objects_waiting"] == 0
     assert status["freshness"]["newest_queryable_at"]
@@ -117,7 +105,7 @@ def test_sigterm_stops_cleanly_and_loses_nothing(home: Path) -> None:
 
 def test_schedule_on_the_local_target_points_to_run(home: Path) -> None:
     result = cli(home, "schedule", "set", "--every", "10m", code=2)
-    assert "orderpipe run" in result.output and result.exception is not None
+    assert "orderpipe run" in result.stderr
 
 
 class FlakyJob(LocalTarget):

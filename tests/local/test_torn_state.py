@@ -10,28 +10,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from helpers import cli
 
-from orderpipe.cli import app
 from orderpipe.fsutil import StateFileError
 from orderpipe.job.job_io import load_bookmark
 
-runner = CliRunner()
-ENV = {"COLUMNS": "300", "TERM": "dumb"}
 TORN = b'{"databases": {"orderpipe": {"tables": {"raw": {"partit'
-
-
-def cli(home: Path, *args: str, code: int) -> str:
-    result = runner.invoke(app, ["--home", str(home), *args], env=ENV)
-    assert result.exit_code == code, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert "Traceback" not in result.output and "unexpected" not in result.output
-    return " ".join(result.output.split())
 
 
 @pytest.fixture
 def ready(home: Path) -> Path:
-    cli(home, "up", code=0)
+    cli(home, "up")
     return home
 
 
@@ -50,7 +39,7 @@ def test_a_torn_or_foreign_state_file_is_one_sentence(
 ) -> None:
     path = ready / relative
     path.write_bytes(content)
-    message = cli(ready, *args, code=1)
+    message = cli(ready, *args, code=1).said
     assert message.startswith("Error: ") and message.count("Error:") == 1
     assert f"{words} {path}" in message and ("delete" in message or "run" in message)
     assert path.read_bytes() == content  # reported, not silently replaced
@@ -65,7 +54,7 @@ def test_a_torn_run_summary_is_listed_as_unreadable_and_hides_no_other_run(ready
     (runs / "jr_2.json").write_bytes(b'{"run_id": "jr_2", "sta')
     (ready / "state" / "runs.jsonl").write_bytes(b"the history of old versions: ignored\n")
     for args in (["transform", "status"], ["status"]):
-        shown = cli(ready, *args, code=0)
+        shown = cli(ready, *args).said
         assert "jr_1" in shown and "SUCCEEDED" in shown
         assert f"UNREADABLE: {runs / 'jr_2.json'} is not a run summary" in shown
     assert shown.index("jr_2") < shown.index("jr_1")  # written after jr_1 started: listed first
@@ -74,7 +63,7 @@ def test_a_torn_run_summary_is_listed_as_unreadable_and_hides_no_other_run(ready
 def test_a_torn_crawler_state_only_means_crawl_again(ready: Path) -> None:
     state = ready / "state" / "crawler.json"
     state.write_bytes(b'{"fingerpr')
-    cli(ready, "crawl", code=0)
+    cli(ready, "crawl")
     assert "fingerprint" in json.loads(state.read_text())
 
 

@@ -4,32 +4,16 @@ are never swapped, and a stored value with markup prints as it is."""
 from __future__ import annotations
 
 import gzip
-import json
 from collections.abc import Callable
 from pathlib import Path
 
-from typer.testing import CliRunner
+from helpers import cli, query_json
 
-from orderpipe.cli import app
 from orderpipe.settings import load_settings
 from orderpipe.targets import get_target
 
-runner = CliRunner()
-ENV = {"COLUMNS": "200", "TERM": "dumb"}
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 NESTED = '{"InvoiceNo": ' + "[" * 100_000 + "]" * 100_000 + "}"  # 200 KB, depth 100,000
-
-
-def cli(home: Path, *args: str, code: int = 0):
-    result = runner.invoke(app, ["--home", str(home), *args], env=ENV)
-    assert result.exit_code == code, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "unexpected" not in result.output
-    return result
-
-
-def query_json(home: Path, sql: str) -> list[dict]:
-    return json.loads(cli(home, "query", "sql", sql, "--format", "json").stdout)
 
 
 def test_crawl_survives_nested_huge_and_truncated_objects(home: Path) -> None:
@@ -88,5 +72,5 @@ def test_transform_on_a_full_disk_is_one_sentence(
     cli(home, "crawl")  # so the job itself meets the full disk, writing the lake
     fill(small_disk)
     result = cli(home, "transform", "run", code=1)
-    said = " ".join(result.output.split())
-    assert f"the disk holding {home} is full" in said and "run the command again" in said
+    assert f"the disk holding {home} is full" in result.said
+    assert "run the command again" in result.said

@@ -10,29 +10,13 @@ from pathlib import Path
 
 import pytest
 import typer
+from helpers import ENV, cli, query_json
 from typer.testing import CliRunner
 
-from orderpipe.cli import OrderpipeGroup, app
+from orderpipe.cli import OrderpipeGroup
 from orderpipe.shipper import dead_letters
 
 Filler = Callable[[Path], Path]
-
-runner = CliRunner()
-ENV = {"COLUMNS": "200", "TERM": "dumb"}
-
-
-def cli(home: Path, *args: str, code: int = 0):
-    result = runner.invoke(app, ["--home", str(home), *args], env=ENV)
-    assert result.exit_code == code, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    if code:
-        assert "Traceback" not in result.output and "unexpected" not in result.output
-    return result
-
-
-def said(result) -> str:
-    """What the command printed, as one line (Rich wraps long sentences)."""
-    return " ".join(result.output.split())
 
 
 def raw_lines(home: Path) -> list[bytes]:
@@ -49,8 +33,8 @@ def agent_rows(home: Path) -> dict[str, dict]:
 def test_generate_on_a_full_disk_says_so_and_leaves_whole_lines(small_disk: Path) -> None:
     home = small_disk / "home"
     result = cli(home, "generate", "--count", "20000", "--seed", "1", "--no-ship", code=1)
-    assert f"the disk holding {home / 'logs'} is full" in said(result)
-    assert "nothing was lost" in said(result) and "free some space" in said(result)
+    assert f"the disk holding {home / 'logs'} is full" in result.said
+    assert "nothing was lost" in result.said and "free some space" in result.said
     logs = sorted((home / "logs").glob("*.ndjson"))
     assert logs and all(p.read_bytes().endswith(b"\n") for p in logs if p.stat().st_size)
     for path in logs:  # whole orders only: a tailing agent never waits for a torn line
@@ -62,7 +46,7 @@ def test_ship_on_a_full_disk_loses_nothing_and_resumes(small_disk: Path, fill: F
     cli(home, "generate", "--count", "300", "--seed", "2", "--no-ship")
     filler = fill(small_disk)
     result = cli(home, "ship", code=1)
-    assert "is full" in said(result) and "run the command again" in said(result)
+    assert "is full" in result.said and "run the command again" in result.said
     filler.unlink()
     cli(home, "ship")
     assert len(raw_lines(home)) == 300
@@ -71,7 +55,7 @@ def test_ship_on_a_full_disk_loses_nothing_and_resumes(small_disk: Path, fill: F
 
 def test_a_read_only_home_is_one_sentence(read_only_disk: Path) -> None:
     result = cli(read_only_disk / "home", "up", code=1)
-    assert "read-only file system" in said(result) and "--home" in said(result)
+    assert "read-only file system" in result.said and "--home" in result.said
 
 
 # the agent --------------------------------------------------------------------------------------
@@ -80,7 +64,7 @@ def test_a_torn_last_line_is_reported_then_shipped_once_complete(home: Path) -> 
     log = home / "logs" / "orders-1.ndjson"
     first = b'{"InvoiceNo":"1","StockCode":"A"}\n'
     log.write_bytes(first + b'{"InvoiceNo":"2",')
-    assert "without a newline" in said(cli(home, "ship"))
+    assert "without a newline" in cli(home, "ship").said
     agent = agent_rows(home)["checkpoints"]
     assert agent["state"] == "caught up" and "without its newline" in agent["detail"]
     with log.open("ab") as handle:
@@ -97,7 +81,7 @@ def test_dead_letters_are_counted_and_invalid_utf8_passes_byte_exact(home: Path)
     huge = b'{"InvoiceNo":"2","Description":"' + b"x" * 2_000_000 + b'"}'
     (home / "logs" / "orders-1.ndjson").write_bytes(b"\n".join([twins[0], huge, twins[1], b""]))
     result = cli(home, "ship")
-    assert "1 line(s) over Firehose's record limit" in said(result)
+    assert "1 line(s) over Firehose's record limit" in result.said
     assert sorted(raw_lines(home)) == sorted(twins)  # two lines stay two, byte for byte
     count, folder = dead_letters(home / "state" / "agent")
     assert count == 1 and [p.read_bytes() for p in folder.iterdir()] == [huge + b"\n"]
@@ -105,7 +89,7 @@ def test_dead_letters_are_counted_and_invalid_utf8_passes_byte_exact(home: Path)
     assert row["state"] == "1 line(s)" and str(folder) in row["detail"]
     cli(home, "ship")  # shipping again changes nothing
     assert dead_letters(home / "state" / "agent")[0] == 1
-    run = said(cli(home, "transform", "run"))  # the run's accounting names the line set aside
+    run = cli(home, "transform", "run").said  # the run's accounting names the line set aside
     assert "set aside by the agent (all runs) │ 1" in run and str(folder) in run
 
 
@@ -119,8 +103,8 @@ def test_a_badly_structured_checkpoint_file_is_one_sentence(home: Path, content:
     checkpoints.parent.mkdir(parents=True, exist_ok=True)
     checkpoints.write_bytes(content)
     result = cli(home, "ship", code=1)
-    assert f"the agent's checkpoints in {checkpoints} are unreadable" in said(result)
-    assert "move the file away" in said(result)
+    assert f"the agent's checkpoints in {checkpoints} are unreadable" in result.said
+    assert "move the file away" in result.said
     assert agent_rows(home)["checkpoints"]["state"] == "unreadable"
 
 
@@ -138,29 +122,29 @@ def test_a_broken_or_binary_config_file_is_named_with_its_line(
 ) -> None:
     Path("orderpipe.toml").write_bytes(content)
     result = cli(home, "status", code=2)
-    assert str(Path("orderpipe.toml").absolute()) in said(result) and where in said(result)
-    assert "line" in said(result)
+    assert str(Path("orderpipe.toml").absolute()) in result.said and where in result.said
+    assert "line" in result.said
 
 
 @pytest.mark.parametrize("rate", ["inf", "nan", "-1", "0"])
 def test_a_rate_that_is_not_a_positive_number_is_a_usage_error(home: Path, rate: str) -> None:
     for command in (["generate", "--count", "5"], ["run", "--for", "1s"]):
         result = cli(home, *command, "--rate", rate, code=2)
-        assert "is not a rate" in said(result)
+        assert "is not a rate" in result.said
         assert not home.exists()  # refused before anything was made
 
 
 @pytest.mark.parametrize("sql", ["", "   ", " ; "])
 def test_empty_sql_is_a_usage_error(home: Path, sql: str) -> None:
     result = cli(home, "query", "sql", sql, code=2)
-    assert "the SQL is empty" in said(result)
+    assert "the SQL is empty" in result.said
 
 
 def test_intervals_and_other_engine_types_print_as_json(home: Path) -> None:
     sql = ("SELECT INTERVAL 1 DAY AS d, INTERVAL 90 MINUTE AS m, -INTERVAL 5 SECOND AS s, "
            "TIME '10:00' AS t, '\\xAA'::BLOB AS b, [1, 2] AS l")  # fmt: skip
     cli(home, "up")
-    rows = json.loads(cli(home, "query", "sql", sql, "--format", "json").stdout)
+    rows = query_json(home, sql)
     assert rows == [{"d": "P1D", "m": "PT1H30M", "s": "-PT5S", "t": "10:00:00", "b": "\\xaa",
                      "l": [1, 2]}]  # fmt: skip
 
@@ -174,10 +158,10 @@ def test_values_names_and_paths_never_change_the_markup(tmp_path: Path) -> None:
     assert "Evil[/]" in table and "[red]x\\" in table and "[/]col" in table
     assert "Evil[/]" in cli(home, "query", "sql", sql, "--format", "csv").stdout
     result = cli(home, "query", "sql", "SELECT * FROM [/]", code=1)
-    assert "Error: the query failed" in said(result)
+    assert "Error: the query failed" in result.said
     result = cli(home, "query", "no[/]such", code=2)
-    assert "there is no query named 'no[/]such'" in said(result)
-    assert str(home) in said(cli(home, "status"))
+    assert "there is no query named 'no[/]such'" in result.said
+    assert str(home) in cli(home, "status").said
 
 
 # AWS endpoints ----------------------------------------------------------------------------------
@@ -197,10 +181,11 @@ def test_an_unreachable_aws_endpoint_is_one_sentence(aws_credentials: None) -> N
     @edge.command()
     def other() -> None: ...  # two commands, so `athena` is a subcommand as in orderpipe
 
-    result = runner.invoke(edge, ["athena"], env=ENV)
+    result = CliRunner().invoke(edge, ["athena"], env=ENV)
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
-    assert "Cannot reach AWS" in said(result) and "AWS_ENDPOINT_URL" in said(result)
-    assert "unexpected" not in result.output
+    said = " ".join(result.output.split())
+    assert "Cannot reach AWS" in said and "AWS_ENDPOINT_URL" in said
+    assert "unexpected" not in said
 
 
 def test_a_failed_run_cycle_prints_its_error_as_text() -> None:

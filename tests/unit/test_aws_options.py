@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from helpers import cli
 
-from orderpipe.cli import app
 from orderpipe.errors import UsageError
 from orderpipe.targets.aws.options import AwsOptions, load_options
 
@@ -49,18 +48,11 @@ def test_a_bad_option_names_the_flag_and_where_it_came_from(
 
 @pytest.mark.parametrize("stack", ["xn--shop", "sthree-shop", "amzn-s3-demo-x", "shop-s3alias"])
 def test_stack_names_s3_reserves_are_usage_errors(home: Path, stack: str) -> None:
-    result = CliRunner().invoke(app, ["--stack", stack, "status"], env={"COLUMNS": "200"})
-    assert result.exit_code == 2, result.output
-    assert "S3 reserves it" in result.output
+    assert "S3 reserves it" in cli(None, "--stack", stack, "status", code=2).stderr
 
 
 def test_reuse_is_ignored_with_a_note_on_the_local_target(home: Path) -> None:
-    runner = CliRunner()
-    assert runner.invoke(app, ["--home", str(home), "up"]).exit_code == 0
-    result = runner.invoke(
-        app, ["--home", str(home), "query", "sql", "SELECT 1 AS x", "--reuse", "5", "--format",
-              "json"], env={"COLUMNS": "200"},
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == '[{"x": 1}]'
+    cli(home, "up")
+    result = cli(home, "query", "sql", "SELECT 1 AS x", "--reuse", "5", "--format", "json")
+    assert result.json() == [{"x": 1}]
     assert "--reuse is ignored on the local target" in result.stderr

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from helpers import cli
 
 from orderpipe.cli import app
-
-runner = CliRunner()
-ENV = {"COLUMNS": "200", "TERM": "dumb"}
-
-
-def invoke(*args: str, **env: str):
-    return runner.invoke(app, list(args), env={**ENV, **env})
 
 
 def test_help_lists_every_command_with_its_own_help_line() -> None:
@@ -30,9 +22,7 @@ def test_help_lists_every_command_with_its_own_help_line() -> None:
         "up", "down", "status", "generate", "ship", "crawl", "run", "demo", "transform",
         "schedule", "report", "query", "dashboard",
     }  # fmt: skip
-    result = invoke("--help")
-    assert result.exit_code == 0, result.output
-    lines = [line.strip("│ ") for line in result.output.splitlines()]
+    lines = [line.strip("│ ") for line in cli(None, "--help").stdout.splitlines()]
     for name, command in commands.items():
         first_line = (command.help or "").splitlines()[0]
         assert f"{name:<10} {first_line}" in lines, name
@@ -52,40 +42,31 @@ def test_help_does_not_import_heavy_modules() -> None:
 
 
 def test_unknown_option_is_a_usage_error_without_traceback() -> None:
-    result = invoke("up", "--no-such-flag")
-    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
-    assert "No such option: --no-such-flag" in result.stderr
+    assert "No such option: --no-such-flag" in cli(None, "up", "--no-such-flag", code=2).stderr
 
 
 def test_bad_stack_name_is_a_usage_error(home: Path) -> None:
-    result = invoke("--stack", "Bad_Name", "status")
-    assert result.exit_code == 2
-    assert "stack" in result.output
+    assert "stack" in cli(None, "--stack", "Bad_Name", "status", code=2).stderr
 
 
 def test_our_errors_are_one_sentence_and_exit_1(home: Path) -> None:
-    result = invoke("--home", str(home), "query", "top-orders")
-    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # not a crash
+    result = cli(home, "query", "top-orders", code=1)
     assert "no pipeline at" in result.stderr and result.stdout == ""
-    assert "Traceback" not in result.stderr
 
 
 def test_debug_shows_the_traceback_on_stderr(home: Path) -> None:
-    result = invoke("--debug", "--home", str(home), "query", "top-orders")
-    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    result = cli(home, "--debug", "query", "top-orders", code=1)
     assert "Traceback" in result.stderr and "no pipeline at" in result.stderr
 
 
 def test_unknown_query_lists_the_known_ones(home: Path) -> None:
-    result = invoke("--home", str(home), "query", "no-such-query")
-    assert result.exit_code == 2
-    assert "top-orders" in result.output and "duplicates" in result.output
+    result = cli(home, "query", "no-such-query", code=2)
+    assert "top-orders" in result.stderr and "duplicates" in result.stderr
 
 
 @pytest.mark.parametrize("bad", ["limit", "=3", "Limit=3"])
 def test_bad_param_is_a_usage_error(home: Path, bad: str) -> None:
-    result = invoke("--home", str(home), "query", "top-orders", "--param", bad)
-    assert result.exit_code == 2, result.output
+    cli(home, "query", "top-orders", "--param", bad, code=2)
 
 
 def test_config_precedence_flag_over_env_over_file_over_default(home: Path) -> None:
@@ -104,48 +85,42 @@ def test_config_precedence_flag_over_env_over_file_over_default(home: Path) -> N
 
 
 def test_status_json_is_pure_json_on_stdout(home: Path) -> None:
-    assert invoke("--home", str(home), "up").exit_code == 0
-    result = runner.invoke(app, ["--home", str(home), "status", "--format", "json"], env=ENV)
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    cli(home, "up")
+    report = cli(home, "status", "--format", "json").json()
     assert report["target"] == "local"
     assert any(r["kind"] == "bucket" for r in report["resources"])
 
 
 def test_up_twice_then_down_twice(home: Path) -> None:
-    first = invoke("--home", str(home), "up")
-    assert first.exit_code == 0 and (home / "logs").is_dir()
-    second = invoke("--home", str(home), "up")
-    assert "nothing to do" in second.output
-    assert invoke("--home", str(home), "down", "--yes").exit_code == 0
+    cli(home, "up")
+    assert (home / "logs").is_dir()
+    assert "nothing to do" in cli(home, "up").stderr
+    cli(home, "down", "--yes")
     assert not home.exists()
-    again = invoke("--home", str(home), "down", "--yes")
-    assert again.exit_code == 0 and "nothing to do" in again.output
+    assert "nothing to do" in cli(home, "down", "--yes").stderr
 
 
 def test_down_asks_and_keeps_everything_on_no(home: Path) -> None:
-    invoke("--home", str(home), "up")
-    result = runner.invoke(app, ["--home", str(home), "down"], input="n\n", env=ENV)
-    assert result.exit_code == 1
+    cli(home, "up")
+    cli(home, "down", input="n\n", code=1)
     assert (home / "logs").is_dir()
 
 
 def test_down_keep_data_keeps_buckets_and_logs(home: Path) -> None:
-    invoke("--home", str(home), "up")
+    cli(home, "up")
     (home / "state" / "catalog.json").write_text("{}")
-    assert invoke("--home", str(home), "down", "--yes", "--keep-data").exit_code == 0
+    cli(home, "down", "--yes", "--keep-data")
     assert (home / "logs").is_dir() and (home / "buckets").is_dir()
     assert not (home / "state").exists()
 
 
 def test_status_format_takes_only_table_or_json(home: Path) -> None:
-    result = invoke("--home", str(home), "status", "--format", "csv")
-    assert result.exit_code == 2 and "'csv' is not one of 'table', 'json'" in result.stderr
+    result = cli(home, "status", "--format", "csv", code=2)
+    assert "'csv' is not one of 'table', 'json'" in result.stderr
 
 
 def test_up_dry_run_prints_the_plan_and_creates_nothing(home: Path) -> None:
-    result = invoke("--home", str(home), "up", "--dry-run")
-    assert result.exit_code == 0, result.output
+    result = cli(home, "up", "--dry-run")
     assert "7 change(s) planned; --dry-run" in result.stderr and "orderpipe-raw" in result.stderr
     assert not home.exists()
 
@@ -153,9 +128,8 @@ def test_up_dry_run_prints_the_plan_and_creates_nothing(home: Path) -> None:
 def test_query_list_names_each_query_with_its_parameters() -> None:
     from orderpipe import queries
 
-    result = invoke("query", "list")
-    assert result.exit_code == 0, result.output
-    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if "│" in line}
+    listed = cli(None, "query", "list").stdout
+    rows = {line.split("│")[1].strip(): line for line in listed.splitlines() if "│" in line}
     assert set(rows) == set(queries.load())
     assert "limit=10" in rows["top-orders"]
 
@@ -166,9 +140,9 @@ def test_home_and_target_flags_beat_their_environment_variables(
     from orderpipe.settings import load_settings
 
     env_home = home.parent / "from-env"
-    assert invoke("up", ORDERPIPE_HOME=str(env_home)).exit_code == 0
+    cli(None, "up", env={"ORDERPIPE_HOME": str(env_home)})
     assert (env_home / "logs").is_dir() and not home.exists()
-    assert invoke("--home", str(home), "up", ORDERPIPE_HOME=str(env_home)).exit_code == 0
+    cli(home, "up", env={"ORDERPIPE_HOME": str(env_home)})
     assert (home / "logs").is_dir()
 
     Path("orderpipe.toml").write_text('target = "aws"\n')
@@ -176,6 +150,6 @@ def test_home_and_target_flags_beat_their_environment_variables(
     monkeypatch.setenv("ORDERPIPE_TARGET", "local")
     assert load_settings().target == "local"  # the variable beats the file
     assert load_settings(target="aws").target == "aws"  # the flag beats the variable
-    result = invoke("--target", "local", "--home", str(home), "status", "--format", "json",
-                    ORDERPIPE_TARGET="aws")  # fmt: skip
-    assert result.exit_code == 0 and json.loads(result.stdout)["target"] == "local"
+    result = cli(home, "--target", "local", "status", "--format", "json",
+                 env={"ORDERPIPE_TARGET": "aws"})  # fmt: skip
+    assert result.json()["target"] == "local"

@@ -7,10 +7,9 @@ import json
 import re
 from pathlib import Path
 
-from typer.testing import CliRunner
+from helpers import cli
 
 from orderpipe import report
-from orderpipe.cli import app
 from orderpipe.results import Lag
 from orderpipe.targets.base import QueryResult
 
@@ -67,6 +66,4 @@ def test_the_lag_card_shows_the_targets_lag() -> None:
 
 
 def test_dashboard_on_the_local_target_points_to_report(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["--home", str(tmp_path), "dashboard", "up"])
-    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
-    assert "orderpipe report" in result.stderr
+    assert "orderpipe report" in cli(tmp_path, "dashboard", "up", code=2).stderr
