@@ -6,95 +6,13 @@ without the TLS-only bucket policy, and the plan says so."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from moto_stack import STACK, aws, aws_cli, bucket, leftovers
 
 from orderpipe.settings import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX
-
-ORDERPIPE = Path(sys.executable).with_name("orderpipe")
-MOTO_SERVER = Path(sys.executable).with_name("moto_server")
-REGION = "eu-west-1"
-ACCOUNT = "123456789012"  # moto's
-STACK = "clitest"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def endpoint(home: Path, tmp_path: Path) -> Iterator[str]:
-    """A moto server as a user starts it: `moto_server -p PORT`, stopped afterwards."""
-    port = free_port()
-    log = (tmp_path / "moto_server.log").open("w")
-    server = subprocess.Popen(
-        [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=2).close()
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "no moto_server"
-                time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
-
-
-@pytest.fixture
-def env(endpoint: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ORDERPIPE_"))}
-    return {
-        **keep,
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "COLUMNS": "200",
-    }
-
-
-def orderpipe(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [str(ORDERPIPE), "--target", "aws", "--stack", STACK, *args],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, (
-        f"{args}: exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    )
-    return result
-
-
-def aws(endpoint: str, service: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        service, endpoint_url=endpoint, region_name=REGION,
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )  # fmt: skip
-
-
-def bucket(role: str) -> str:
-    return f"{STACK}-{role}-{ACCOUNT}-{REGION}"
 
 
 def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -190,37 +108,17 @@ def check_stack(endpoint: str) -> None:
                 )
 
 
-def leftovers(endpoint: str) -> list[str]:
-    left = [b["Name"] for b in aws(endpoint, "s3").list_buckets()["Buckets"]]
-    left += [r["RoleName"] for r in aws(endpoint, "iam").list_roles()["Roles"]]
-    left += [
-        p["InstanceProfileName"]
-        for p in aws(endpoint, "iam").list_instance_profiles()["InstanceProfiles"]
-    ]
-    left += aws(endpoint, "firehose").list_delivery_streams()["DeliveryStreamNames"]
-    left += [d["Name"] for d in aws(endpoint, "glue").get_databases()["DatabaseList"]]
-    left += aws(endpoint, "glue").list_crawlers()["CrawlerNames"]
-    left += aws(endpoint, "glue").list_jobs()["JobNames"]
-    left += [g["logGroupName"] for g in aws(endpoint, "logs").describe_log_groups()["logGroups"]]
-    left += [
-        w["Name"]
-        for w in aws(endpoint, "athena").list_work_groups()["WorkGroups"]
-        if w["Name"] != "primary"
-    ]
-    return [name for name in left if STACK in name]
-
-
 def test_up_status_down_through_the_cli_against_a_moto_server(
     env: dict[str, str], endpoint: str
 ) -> None:
-    dry = orderpipe(env, "up", "--dry-run")
+    dry = aws_cli(env, "up", "--dry-run")
     assert "nothing was changed" in dry.stderr
     for resource in (bucket("raw"), f"{STACK}-glue-role", f"{STACK}-orders", f"{STACK}-workgroup"):
         assert resource in dry.stderr
     assert "no TLS-only policy: the endpoint is plain HTTP" in dry.stderr
     assert leftovers(endpoint) == []
 
-    orderpipe(env, "up")
+    aws_cli(env, "up")
     check_stack(endpoint)
 
     # A managed policy attached by hand (say, for debugging) is the owner's: `up` keeps it.
@@ -230,19 +128,19 @@ def test_up_status_down_through_the_cli_against_a_moto_server(
         "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}],
     }))["Policy"]["Arn"]  # fmt: skip
     iam.attach_role_policy(RoleName=f"{STACK}-ec2-role", PolicyArn=arn)
-    again = orderpipe(env, "up")
+    again = aws_cli(env, "up")
     assert "up to date" in again.stderr
     attached = iam.list_attached_role_policies(RoleName=f"{STACK}-ec2-role")["AttachedPolicies"]
     assert [p["PolicyArn"] for p in attached] == [arn]
 
-    status = orderpipe(env, "status", "--format", "json")
+    status = aws_cli(env, "status", "--format", "json")
     report = json.loads(status.stdout)
     assert {row["state"] for row in report["resources"]} == {"ok"}, report["resources"]
 
     aws(endpoint, "s3").put_object(Bucket=bucket("raw"), Key="raw/year=2026/x.gz", Body=b"data")
-    orderpipe(env, "down", "--yes")
+    aws_cli(env, "down", "--yes")
     assert leftovers(endpoint) == []
-    second = orderpipe(env, "down", "--yes")
+    second = aws_cli(env, "down", "--yes")
     assert "nothing to do" in second.stderr
 
 
@@ -256,12 +154,7 @@ def test_every_aws_option_comes_from_a_flag_the_environment_or_orderpipe_toml(
     )
     env = {**env, "ORDERPIPE_AWS_BUFFER_SECONDS": "120", "ORDERPIPE_AWS_VERSIONING": "true",
            "COLUMNS": "250"}  # fmt: skip
-    dry = subprocess.run(
-        [str(ORDERPIPE), "--target", "aws", "--stack", STACK, "up", "--dry-run", "--flex",
-         "--spot", "--glue-workers", "6"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert dry.returncode == 0, dry.stderr
+    dry = aws_cli(env, "up", "--dry-run", "--flex", "--spot", "--glue-workers", "6", cwd=tmp_path)
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:4]]
             for line in dry.stderr.splitlines() if line.startswith("│ --")}  # fmt: skip
     assert rows["--flex"] == ["on", "flag --flex"]
@@ -277,12 +170,7 @@ def test_every_aws_option_comes_from_a_flag_the_environment_or_orderpipe_toml(
                     "lake-to-intelligent-tiering"):  # fmt: skip
         assert planned in dry.stderr, planned
 
-    bad = subprocess.run(
-        [str(ORDERPIPE), "--target", "aws", "--stack", STACK, "up", "--dry-run"],
-        env={**env, "ORDERPIPE_AWS_BUFFER_SECONDS": "901"}, cwd=tmp_path,
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert bad.returncode == 2
+    bad = aws_cli({**env, "ORDERPIPE_AWS_BUFFER_SECONDS": "901"}, "up", "--dry-run", code=2,
+                  cwd=tmp_path)  # fmt: skip
     assert "--buffer-seconds 901 must be between 0 and 900" in bad.stderr
     assert "(from ORDERPIPE_AWS_BUFFER_SECONDS)" in bad.stderr
-    assert "Traceback" not in bad.stderr

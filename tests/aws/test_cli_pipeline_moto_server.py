@@ -10,25 +10,13 @@ Athena's answer is canned through moto's results API — both documented parts o
 from __future__ import annotations
 
 import base64
-import gzip
 import json
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-from test_cli_moto_server import (  # tests/aws is on sys.path
-    ACCOUNT,
-    REGION,
-    STACK,
-    aws,
-    bucket,
-    endpoint,  # noqa: F401 (a fixture)
-    env,  # noqa: F401 (a fixture)
-    leftovers,
-    orderpipe,
-)
+from helpers import Ran
+from moto_stack import ACCOUNT, REGION, STACK, aws, aws_cli, bucket, leftovers, moto_api, raw_lines
 
 TOP_ORDERS = [
     ("invoiceno", "varchar", ["581483", "541431"]),
@@ -52,24 +40,7 @@ SUMMARY = {
 }
 
 
-def moto_api(endpoint: str, path: str, body: dict[str, Any]) -> None:  # noqa: F811
-    request = urllib.request.Request(
-        f"{endpoint}/moto-api/{path}", data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json"},
-    )  # fmt: skip
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status in (200, 201), path
-
-
-@pytest.fixture
-def immediate(endpoint: str) -> None:  # noqa: F811
-    """Crawls and job runs finish at once (the server is this test's own)."""
-    for model in ("glue::crawl", "glue::job_run"):
-        moto_api(endpoint, "state-manager/set-transition",
-                 {"model_name": model, "transition": {"progression": "immediate"}})  # fmt: skip
-
-
-def generators(endpoint: str) -> list[dict[str, Any]]:  # noqa: F811
+def generators(endpoint: str) -> list[dict[str, Any]]:
     pages = aws(endpoint, "ec2").describe_instances(
         Filters=[
             {"Name": "tag:orderpipe:stack", "Values": [STACK]},
@@ -79,26 +50,14 @@ def generators(endpoint: str) -> list[dict[str, Any]]:  # noqa: F811
     return [i for r in pages["Reservations"] for i in r["Instances"]]
 
 
-def raw_lines(endpoint: str) -> list[dict[str, Any]]:  # noqa: F811
-    """Every order line in the raw bucket (gzip as Firehose writes it; moto stores plain)."""
-    s3 = aws(endpoint, "s3")
-    lines: list[dict[str, Any]] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket("raw"), Prefix="raw/"):
-        for item in page.get("Contents", []):
-            body = s3.get_object(Bucket=bucket("raw"), Key=item["Key"])["Body"].read()
-            text = (gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body).decode()
-            lines += [json.loads(line) for line in text.splitlines() if line]
-    return lines
-
-
 def test_the_pipeline_through_the_cli_against_a_moto_server(
-    env: dict[str, str],  # noqa: F811
-    endpoint: str,  # noqa: F811
+    env: dict[str, str],
+    endpoint: str,
     immediate: None,
     tmp_path: Path,
 ) -> None:
-    def cli(*args: str) -> Any:
-        return orderpipe(env, "--home", str(tmp_path / "home"), *args)
+    def cli(*args: str) -> Ran:
+        return aws_cli(env, "--home", str(tmp_path / "home"), *args)
 
     cli("up")  # up twice, status and down twice: test_cli_moto_server.py
 

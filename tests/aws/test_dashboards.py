@@ -14,16 +14,7 @@ from typing import Any
 from urllib.request import urlopen
 
 import pytest
-from test_cli_moto_server import (  # noqa: F401 (endpoint, env: fixtures)
-    ACCOUNT,
-    REGION,
-    STACK,
-    aws,
-    bucket,
-    endpoint,
-    env,
-    orderpipe,
-)
+from moto_stack import ACCOUNT, REGION, STACK, aws, aws_cli, bucket
 
 from orderpipe.settings import Settings
 from orderpipe.targets.aws import AwsTarget
@@ -34,7 +25,7 @@ MOTO_CANNOT_DESCRIBE = {f"{STACK}-transformed-orders", f"{STACK}-quarantined-ord
 
 
 @pytest.fixture
-def quicksight_account(endpoint: str) -> str:  # noqa: F811
+def quicksight_account(endpoint: str) -> str:
     """An account with QuickSight: an admin user and QuickSight's service role."""
     user = aws(endpoint, "quicksight").register_user(
         AwsAccountId=ACCOUNT, Namespace="default", IdentityType="IAM", UserRole="ADMIN",
@@ -56,12 +47,12 @@ def moto_models(server: str, kind: str) -> list[dict[str, Any]]:
 
 
 def test_dashboard_up_status_down_against_a_plain_moto_server(
-    env: dict[str, str],  # noqa: F811
-    endpoint: str,  # noqa: F811
+    env: dict[str, str],
+    endpoint: str,
     quicksight_account: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    up = orderpipe(env, "dashboard", "up")
+    up = aws_cli(env, "dashboard", "up")
     assert "6 change(s) applied" in up.stderr and "No QuickSight admin" not in up.stderr
 
     body = json.loads(
@@ -94,13 +85,13 @@ def test_dashboard_up_status_down_against_a_plain_moto_server(
     )["PolicyDocument"]
     assert f"arn:aws:s3:::{bucket('lake')}/*" in json.dumps(policy)
 
-    status = json.loads(orderpipe(env, "dashboard", "status", "--format", "json").stdout)
+    status = json.loads(aws_cli(env, "dashboard", "status", "--format", "json").stdout)
     states = {r["name"]: r["state"] for r in status["resources"]}
     assert len(states) == 6 and status["notes"] == []
     assert {n: s for n, s in states.items() if n not in MOTO_CANNOT_DESCRIBE} == dict.fromkeys(
         states.keys() - MOTO_CANNOT_DESCRIBE, "ok"
     )
-    again = orderpipe(env, "dashboard", "up").stderr  # nothing that moto can read changes
+    again = aws_cli(env, "dashboard", "up").stderr  # nothing that moto can read changes
     for call in ("put_dashboard", "create_dashboard", "data_source", "put_role_policy"):
         assert call not in again, again
 
@@ -125,12 +116,12 @@ def test_dashboard_up_status_down_against_a_plain_moto_server(
 
 
 def test_report_on_aws_runs_the_named_queries_on_athena_and_prints_the_scan(
-    env: dict[str, str],  # noqa: F811
+    env: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    orderpipe(env, "up")
+    aws_cli(env, "up")
     page = tmp_path / "report.html"
-    result = orderpipe(env, "report", "--out", str(page))
+    result = aws_cli(env, "report", "--out", str(page))
     assert "7 queries" in result.stderr and "Athena scanned" in result.stderr
     html = page.read_text(encoding="utf-8")
     assert "Athena scanned" in html and f"orderpipe — {STACK} (aws)" in html
