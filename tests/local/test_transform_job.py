@@ -164,7 +164,8 @@ def test_first_run_accounts_for_every_record(scenario: dict[str, Any]) -> None:
     assert s.distinct_records == len(set(lines))  # the fixture holds one exact duplicate
     assert s.duplicates_dropped == len(lines) - len(set(lines)) == 1
     assert s.distinct_records == s.transformed + s.quarantined_total
-    assert set(s.quarantined) == set(REASONS)
+    in_lake = Counter(row[-1] for row in scenario["rows1"]["quarantined_orders"])  # reason
+    assert in_lake == +Counter(s.quarantined)  # each count printed is what the table holds
     assert len(scenario["rows1"]["transformed_orders"]) == s.transformed
     assert len(scenario["rows1"]["quarantined_orders"]) == s.quarantined_total
 
