@@ -7,12 +7,24 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ENV = {"COLUMNS": "200", "TERM": "dumb"}  # wide enough that Rich wraps no sentence we look for
 ORDERPIPE = Path(sys.executable).with_name("orderpipe")
+FIRST_ORDER = {  # the first line of the Online Retail data set, as a raw record
+    "InvoiceNo": "536365",
+    "StockCode": "85123A",
+    "Description": "WHITE HANGING HEART T-LIGHT HOLDER",
+    "Quantity": 6,
+    "InvoiceDate": "2010-12-01 08:26:00",
+    "UnitPrice": 2.55,
+    "CustomerID": "17850",
+    "Country": "United Kingdom",
+}
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,31 @@ def orderpipe(
         [str(ORDERPIPE), *words], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
     return _checked(words, Ran(done.returncode, done.stdout, done.stderr), code)
+
+
+def orderpipe_until(
+    *args: str | Path,
+    ready: Callable[[], bool],
+    signal: int,
+    code: int = 0,
+    env: dict[str, str] | None = None,
+    wait: float = 60,
+) -> Ran:
+    """`orderpipe ARGS` as a subprocess, sent `signal` once `ready()` (or after `wait` seconds),
+    as a user presses Ctrl-C or a service manager stops it."""
+    words = [str(a) for a in args]
+    process = subprocess.Popen([str(ORDERPIPE), *words], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and not ready():
+            time.sleep(0.2)
+        process.send_signal(signal)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return _checked(words, Ran(process.returncode, out, err), code)
 
 
 def query_json(home: Path, sql: str) -> list[dict[str, Any]]:

@@ -9,12 +9,12 @@ import io
 import os
 import shutil
 import signal
-import subprocess
+import threading
 import time
 from pathlib import Path
 
 import pytest
-from helpers import ENV, ORDERPIPE, cli, query_json
+from helpers import ENV, cli, orderpipe_until, query_json
 
 from orderpipe import queries
 
@@ -101,25 +101,14 @@ def test_ship_follow_delivers_what_arrives_and_stops_cleanly_on_ctrl_c(tmp_path:
     home, logs = tmp_path / "home", tmp_path / "elsewhere"
     logs.mkdir()
     cli(home, "up")
-    agent = subprocess.Popen(
-        [str(ORDERPIPE), "--home", str(home), "ship", "--follow", "--log-dir", str(logs)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **ENV},
-    )  # fmt: skip
-    try:
-        time.sleep(1)  # the agent is tailing an empty folder
-        shutil.copy(FIXTURES / "orders.ndjson", logs / "orders-1.ndjson")
-        checkpoints = home / "state" / "agent" / "checkpoints.json"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "orders-1" not in _read(checkpoints):
-            time.sleep(0.2)
-        agent.send_signal(signal.SIGINT)
-        _, err = agent.communicate(timeout=60)
-    finally:
-        if agent.poll() is None:
-            agent.kill()
-    assert agent.returncode == 0, err
-    lines = (FIXTURES / "orders.ndjson").read_text().count("\n")
-    assert f"shipped {lines} lines" in err
+    checkpoints = home / "state" / "agent" / "checkpoints.json"
+    order = FIXTURES / "orders.ndjson"
+    threading.Timer(1, shutil.copy, (order, logs / "orders-1.ndjson")).start()  # arrives later
+    agent = orderpipe_until("--home", home, "ship", "--follow", "--log-dir", logs,
+                            ready=lambda: "orders-1" in _read(checkpoints), signal=signal.SIGINT,
+                            env={**os.environ, **ENV})  # fmt: skip
+    lines = order.read_text().count("\n")
+    assert f"shipped {lines} lines" in agent.stderr
 
 
 def _read(path: Path) -> str:

@@ -6,12 +6,10 @@ from __future__ import annotations
 import gzip
 import os
 import signal
-import subprocess
 import threading
-import time
 from pathlib import Path
 
-from helpers import ENV, ORDERPIPE, cli
+from helpers import ENV, cli, orderpipe_until
 
 from orderpipe.errors import JobFailed
 from orderpipe.job.summary import RunSummary
@@ -78,21 +76,10 @@ def test_run_makes_every_order_queryable_once_while_a_reader_watches(home: Path)
 
 def test_sigterm_stops_cleanly_and_loses_nothing(home: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPIPE_")}
-    process = subprocess.Popen(
-        [str(ORDERPIPE), "--home", str(home), "run", "--rate", "300", "--every", "1h"],
-        env={**env, **ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline and logged_lines(home) < 600:
-            time.sleep(0.2)
-        process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, err
-    assert "stopped" in err and "Traceback" not in err
+    ran = orderpipe_until("--home", home, "run", "--rate", "300", "--every", "1h",
+                          ready=lambda: logged_lines(home) >= 600, signal=signal.SIGTERM,
+                          env={**env, **ENV})  # fmt: skip
+    assert "stopped" in ran.stderr
 
     written = logged_lines(home)
     assert written >= 600

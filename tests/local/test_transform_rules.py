@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import pytest
+from helpers import FIRST_ORDER
 
 from orderpipe.job.transform import dedupe, parse_lines, quarantined, transformed
 from orderpipe.models import QuarantinedOrder, TransformedOrder, columns
@@ -18,18 +19,7 @@ pytestmark = pytest.mark.spark
 
 
 def rec(**overrides: Any) -> dict[str, Any]:
-    base = {
-        "InvoiceNo": "536365",
-        "StockCode": "85123A",
-        "Description": "WHITE HANGING HEART T-LIGHT HOLDER",
-        "Quantity": 6,
-        "InvoiceDate": "2010-12-01 08:26:00",
-        "UnitPrice": 2.55,
-        "CustomerID": "17850",
-        "Country": "United Kingdom",
-    }
-    base.update(overrides)
-    return base
+    return FIRST_ORDER | overrides
 
 
 def line(**overrides: Any) -> str:

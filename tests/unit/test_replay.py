@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import FIRST_ORDER
 
 from orderpipe.errors import ReplayError
 from orderpipe.replay import plan_replay, replay_orders
@@ -30,16 +31,7 @@ def csv_rows(path: Path) -> int:
 def test_real_head_sample_is_day_first_and_cp1252() -> None:
     records = replay("retail_head_sample.csv")
     assert len(records) == 10
-    assert records[0] == {
-        "InvoiceNo": "536365",
-        "StockCode": "85123A",
-        "Description": "WHITE HANGING HEART T-LIGHT HOLDER",
-        "Quantity": 6,
-        "InvoiceDate": "2010-12-01 08:26:00",
-        "UnitPrice": 2.55,
-        "CustomerID": "17850",
-        "Country": "United Kingdom",
-    }
+    assert records[0] == FIRST_ORDER
     by_stock = {r["StockCode"]: r for r in records}
     assert by_stock["82567"]["Description"] == "AIRLINE LOUNGE,METAL SIGN"
     assert by_stock["22041"]["Description"] == 'RECORD FRAME 7" SINGLE SIZE '
