@@ -54,7 +54,7 @@ def test_a_torn_run_summary_is_listed_as_unreadable_and_hides_no_other_run(ready
     (runs / "jr_2.json").write_bytes(b'{"run_id": "jr_2", "sta')
     (ready / "state" / "runs.jsonl").write_bytes(b"the history of old versions: ignored\n")
     for args in (["transform", "status"], ["status"]):
-        shown = cli(ready, *args).said
+        shown = cli(ready, *args, env={"COLUMNS": "300"}).said  # the path fits its cell
         assert "jr_1" in shown and "SUCCEEDED" in shown
         assert f"UNREADABLE: {runs / 'jr_2.json'} is not a run summary" in shown
     assert shown.index("jr_2") < shown.index("jr_1")  # written after jr_1 started: listed first
