@@ -3,14 +3,11 @@ written down from the output before the report became a typed StatusReport; scri
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
-
-from orderpipe.cli import app
+from helpers import cli
 
 ROW = {"kind", "name", "state", "detail"}
 LAG = {"lag_seconds", "raw_objects_waiting", "newest_queryable_at"}
@@ -27,9 +24,7 @@ AWS_FRESHNESS = {*AWS_METRICS, *LAG, "newest_raw_object", "raw_partitions", "las
 
 
 def status(*args: str) -> dict[str, Any]:
-    result = CliRunner().invoke(app, [*args, "status", "--format", "json"])
-    assert result.exit_code == 0 and result.exception is None, result.output
-    report: dict[str, Any] = json.loads(result.stdout)
+    report: dict[str, Any] = cli(None, *args, "status", "--format", "json").json()
     return report
 
 
@@ -39,8 +34,7 @@ def test_local_status_json_keeps_its_keys(home: Path) -> None:
     assert empty["resources"] == [] and "orderpipe up" in empty["message"]
 
     for command in (["generate", "--count", "200", "--seed", "3"], ["transform", "run"]):
-        ran = CliRunner().invoke(app, ["--home", str(home), *command])
-        assert ran.exit_code == 0, ran.output
+        cli(home, *command)
     report = status("--home", str(home))
     assert set(report) == LOCAL and report["target"] == "local"
     assert {frozenset(row) for row in report["resources"]} == {frozenset(ROW)}
@@ -67,8 +61,7 @@ def test_aws_status_json_keeps_its_keys(
         assert {frozenset(row) for row in before["resources"]} == {frozenset(ROW | {"settings"})}
         assert "run `orderpipe --target aws up`" in before["message"]
 
-        up = CliRunner().invoke(app, [*where, "up"])
-        assert up.exit_code == 0, up.output
+        cli(None, *where, "up")
         after = status(*where)
     assert set(after) == AWS and after["message"] == "" and after["runs"] == []
     assert set(after["freshness"]) == AWS_FRESHNESS
