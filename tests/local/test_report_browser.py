@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SHARED_DATA
 from helpers import cli
 
 from orderpipe.report import CHARTS
@@ -24,11 +23,9 @@ def query(home: Path, name: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def lake(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A home whose lake holds a slice of the real head sample, replayed and transformed."""
-    head = SHARED_DATA / "online_retail_2010-12_head.csv"
-    if not head.is_file():
-        pytest.skip("../shared/data is not beside this checkout")
+    head = shared_data / "online_retail_2010-12_head.csv"
     root = tmp_path_factory.mktemp("report")
     sample = root / "head.csv"
     lines = head.read_bytes().splitlines(keepends=True)
