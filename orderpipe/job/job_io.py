@@ -24,7 +24,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -185,9 +185,28 @@ def raw_root(files: Files, raw_path: str) -> str:
 
 def list_raw_objects(files: Files, raw_path: str, since: float | None = None) -> list[str]:
     """Raw objects (gzip or plain NDJSON/JSON) under the raw location, as full paths; with
-    `since` (seconds since the epoch) only those modified at or after it."""
-    found = files.files_under(raw_root(files, raw_path), since)
+    `since` (seconds since the epoch) only those modified at or after it, listing only the hour
+    folders that can hold them when raw has Firehose's layout."""
+    root = raw_root(files, raw_path)
+    folders = [root] if since is None else _hour_folders(files, root, since)
+    found = [path for folder in folders for path in files.files_under(folder, since)]
     return [p for p in found if p.endswith(RAW_SUFFIXES)]
+
+
+def _hour_folders(files: Files, root: str, since: float) -> list[str]:
+    """Firehose names each object's folder `year=/month=/day=/hour=` after the arrival of its
+    oldest record and writes it within its buffer time (at most 15 minutes): an object modified
+    since `since` is in an hour folder from an hour before `since` to now. [root] when raw is
+    laid out otherwise."""
+    years = files.children(root, dirs=True)
+    if not years or not all(name.startswith("year=") for name in years):
+        return [root]
+    hour = datetime.fromtimestamp(since, UTC).replace(minute=0, second=0, microsecond=0)
+    hour, folders = hour - timedelta(hours=1), []
+    while hour <= datetime.now(UTC):
+        folders.append(join(root, hour.strftime("year=%Y/month=%m/day=%d/hour=%H")))
+        hour += timedelta(hours=1)
+    return folders
 
 
 def same_object(path: str) -> str:

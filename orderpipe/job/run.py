@@ -142,7 +142,8 @@ def commit_and_publish(ctx: RunContext, register: job_io.Registrar | None) -> in
 @dataclass(frozen=True)
 class Batch:
     """The raw input of one run, however it was found: how many objects, how the engine
-    processes them, and what to record once the run's output is committed (a bookmark)."""
+    processes them, and what to record once the run's output is committed (a bookmark; called
+    when there was nothing to read too)."""
 
     objects: int
     process: Callable[[RunContext], dict[str, Any]]
@@ -182,7 +183,7 @@ def run_batch(
         if batch.objects:
             numbers = batch.process(ctx)
             numbers["partitions_written"] = commit_and_publish(ctx, register)
-            batch.committed(ctx)
+        batch.committed(ctx)
     except Exception as exc:
         failed = failed_summary(run_id, started, clock, engine.name, exc, **params)
         with contextlib.suppress(Exception):  # a lake that takes no summary: the error says so
@@ -224,7 +225,7 @@ def run_job(
         todo = [path for path in objects if keys[path] not in done]
 
         def committed(ctx: RunContext) -> None:
-            if bookmark_path is not None:
+            if bookmark_path is not None and todo:
                 job_io.save_bookmark(bookmark_path, done | {keys[p] for p in todo})
 
         return Batch(len(todo), lambda ctx: engine.process(todo, ctx), committed)

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 import types
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +235,19 @@ def test_the_raw_listing_window_keeps_objects_modified_since_the_previous_run(
         assert len(job_io.list_raw_objects(files, root)) == 3
     same = {job_io.same_object(p) for p in ("/a/b c.gz", "file:/a/b%20c.gz", "file:///a/b c.gz")}
     assert same == {"/a/b c.gz"}
+
+
+def test_the_raw_listing_window_lists_only_recent_firehose_hour_folders(tmp_path: Path) -> None:
+    """On Firehose's layout only the hour folders that can hold a recent object are listed: a
+    year of raw objects is not listed on every run."""
+    now = datetime.now(UTC)
+    folders = [tmp_path / "raw" / t.strftime("year=%Y/month=%m/day=%d/hour=%H")
+               for t in (now - timedelta(hours=5), now)]  # fmt: skip
+    for folder in folders:
+        folder.mkdir(parents=True)
+        (folder / "object.gz").write_bytes(b"")  # both modified now
+    files = job_io.Files()
+    assert job_io.list_raw_objects(files, str(tmp_path), time.time() - 3600) == [
+        str(folders[1] / "object.gz")
+    ]
+    assert len(job_io.list_raw_objects(files, str(tmp_path))) == 2
