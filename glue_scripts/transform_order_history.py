@@ -160,7 +160,7 @@ def glue_main(argv: list[str]) -> RunSummary:
         read,
         lake_path=lake_path,
         open_registrar=lambda: job_io.glue_registrar(args["database"], lake_path, client=glue),
-        run_id=args.get("JOB_RUN_ID"),
+        run_id=args.get("JOB_RUN_ID"),  # _runs/<JobRunId>.json: where `transform status` looks
         fx_rate=float(args.get("fx_rate", FX_RATE)),
         high_value_threshold=float(args.get("high_value_threshold", HIGH_VALUE_THRESHOLD)),
         full_refresh=full_refresh,

@@ -57,12 +57,6 @@ def new_run_id(now: datetime) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
 
 
-def glue_run_id(args: dict[str, str], started: datetime) -> str:
-    """On Glue the run's id is the JOB_RUN_ID Glue passes: its summary is
-    `_runs/<JobRunId>.json`, where `orderpipe transform status` looks for it."""
-    return job_io.check_run_id(args.get("JOB_RUN_ID") or new_run_id(started))
-
-
 def counts(
     *,
     records_read: int,

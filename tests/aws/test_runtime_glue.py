@@ -332,23 +332,21 @@ def test_job_runs_lists_the_newest_first_with_their_numbers(session):
 def test_the_summary_the_job_writes_under_glues_run_id_is_the_one_transform_status_shows(
     session, tmp_path
 ):
-    """The job's own code names its summary: the run id comes from the arguments Glue passes
-    (JOB_RUN_ID), the summary is built and written by the job. The lake folder then stands
-    for the lake bucket (on Glue the job writes to S3 through the same code)."""
+    """The job names its summary after the JOB_RUN_ID Glue passes (tests/local/test_glue_main.py
+    runs glue_main with one); the summary is built and written by the job's code. The lake
+    folder then stands for the lake bucket (on Glue the job writes to S3 through the same code)."""
     import time
     from datetime import UTC, datetime
     from pathlib import Path
 
     from orderpipe.job import job_io
-    from orderpipe.job.run import glue_run_id
     from orderpipe.job.run import summary as run_summary
 
     job_run_id = boto3.client("glue").start_job_run(JobName=NAMES.job)["JobRunId"]
     started = datetime.now(UTC)
-    glue_args = {"JOB_NAME": NAMES.job, "JOB_RUN_ID": job_run_id, "lake_path": f"s3://{LAKE}/"}
     numbers = {"records_read": 1200, "transformed": 1000, "quarantined": {"cancelled": 60}}
     summary = run_summary(
-        glue_run_id(glue_args, started), started, time.monotonic(), "spark",
+        job_run_id, started, time.monotonic(), "spark",
         fx_rate=0.012, high_value_threshold=100.0, full_refresh=False, **numbers,
     )  # fmt: skip
     written = Path(job_io.write_summary(job_io.Files(), str(tmp_path), summary))
