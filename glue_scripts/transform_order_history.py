@@ -4,8 +4,10 @@ out — every distinct record exactly once, in exactly one of the two (design.md
 A thin shim over the `orderpipe.job` package (which travels to Glue in the job zip,
 `--extra-py-files`), run two ways:
 * on AWS Glue (awsglue importable): job arguments via getResolvedOptions, the raw objects read
-  through a GlueContext source with a transformation_ctx so job bookmarks make runs incremental,
-  `Job.init`/`Job.commit` around the run, new partitions registered with batch_create_partition;
+  through a GlueContext source with a transformation_ctx so job bookmarks make runs incremental
+  (damaged gzip objects checked as locally, `_glue_batch`), the run itself `run.run_batch` as
+  locally, `Job.init`/`Job.commit` around it, new partitions registered with
+  batch_create_partition;
 * under spark-submit / python (argparse), with a JSON file bookmark.
 
 The local target does not run this file: it imports `orderpipe.job` directly.
