@@ -82,13 +82,12 @@ def summary(
     """A succeeded run's summary from `counts` plus objects_read, partitions_written and the
     run's parameters (a run that read nothing counts 0 everywhere)."""
     quarantined_by = {r: int(numbers.get("quarantined", {}).get(r, 0)) for r in REASONS}
-    return RunSummary(
-        run_id=run_id,
-        started_at=iso(started),
-        finished_at=iso(datetime.now(UTC)),
-        seconds=round(time.monotonic() - clock, 3),
-        state="SUCCEEDED",
-        engine=engine,
+    return _finished(
+        run_id,
+        "SUCCEEDED",
+        started,
+        clock,
+        engine,
         objects_read=numbers.get("objects_read", 0),
         records_read=numbers.get("records_read", 0),
         distinct_records=numbers.get("distinct_records", 0),
@@ -108,15 +107,21 @@ def failed_summary(
     run_id: str, started: datetime, clock: float, engine: str, error: BaseException, **params: Any
 ) -> RunSummary:
     """A failed run's summary: its parameters and the error's first line; no counts."""
+    return _finished(run_id, "FAILED", started, clock, engine, error=first_line(error), **params)
+
+
+def _finished(
+    run_id: str, state: str, started: datetime, clock: float, engine: str, **fields: Any
+) -> RunSummary:
+    """A summary written as the run ends: its times (`clock`: its monotonic start) and state."""
     return RunSummary(
         run_id=run_id,
+        state=state,
         started_at=iso(started),
         finished_at=iso(datetime.now(UTC)),
         seconds=round(time.monotonic() - clock, 3),
-        state="FAILED",
         engine=engine,
-        error=first_line(error),
-        **params,
+        **fields,
     )
 
 
