@@ -87,13 +87,13 @@ def sample(path: Path, every: int, folder: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("engine", "every"), [("duckdb", 1), pytest.param("spark", 20, marks=pytest.mark.spark)]
+    ("engine", "every"), [("duckdb", 1), pytest.param("spark", 200, marks=pytest.mark.spark)]
 )
 def test_real_samples_replay_and_add_up_exactly(
     home: Path, shared_data: Path, tmp_path: Path, engine: str, every: int,
     request: pytest.FixtureRequest,
 ) -> None:  # fmt: skip
-    """Spark through the CLI on every 20th line: its tables equal DuckDB's on the whole samples
+    """Spark through the CLI on every 200th line: its tables equal DuckDB's on the whole samples
     in test_engine_equality, where the engines meet without the CLI."""
     if engine == "spark":
         request.getfixturevalue("spark")  # the test session's SparkSession, reused by the run
