@@ -235,11 +235,10 @@ def test_down_removes_everything_including_versions_and_a_second_down_has_nothin
     s3.delete_object(Bucket=raw, Key="raw/year=2026/a.gz")  # a delete marker on top
     s3.create_multipart_upload(Bucket=raw, Key="raw/unfinished.gz")
     ec2 = client("ec2")
-    group = ec2.create_security_group(
-        GroupName="shop-generator", Description="generator",
-        TagSpecifications=[{"ResourceType": "security-group",
-                            "Tags": [{"Key": "orderpipe:stack", "Value": "shop"}]}],
-    )["GroupId"]  # fmt: skip
+    (made,) = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["shop-generator"]}]
+    )["SecurityGroups"]  # `up` made the generator's group
+    group = made["GroupId"]
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     ec2.run_instances(
         ImageId=image, MinCount=1, MaxCount=1, SecurityGroupIds=[group],
@@ -260,6 +259,39 @@ def test_down_removes_everything_including_versions_and_a_second_down_has_nothin
     )
     assert target.plan_down(keep_data=False) == []
     target.apply(target.plan_down(keep_data=False))
+
+
+def test_the_generator_security_group_is_planned_made_by_up_and_removed_by_down(
+    moto: None,
+) -> None:
+    target = make_target()
+    ec2 = client("ec2")
+    [vpc] = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+    [step] = [a for a in target.plan_up() if a.resource == "security group shop-generator"]
+    assert (step.verb, step.api) == ("create", "ec2.create_security_group")  # `up --dry-run`
+
+    target.apply(target.plan_up())
+    (group,) = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["shop-generator"]}]
+    )["SecurityGroups"]
+    assert group["VpcId"] == vpc["VpcId"]
+    assert {"Key": "orderpipe:stack", "Value": "shop"} in group["Tags"]
+    assert group["IpPermissions"] == []
+    ec2.authorize_security_group_ingress(
+        GroupId=group["GroupId"],
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                        "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )  # fmt: skip
+    [mend] = target.plan_up()  # an inbound rule added by hand is drift
+    assert mend.api == "ec2.revoke_security_group_ingress"
+    target.apply([mend])
+    assert target.plan_up() == []
+
+    target.apply(target.plan_down(keep_data=False))
+    left = ec2.describe_security_groups(
+        Filters=[{"Name": "group-id", "Values": [group["GroupId"]]}]
+    )
+    assert left["SecurityGroups"] == []
 
 
 def test_down_keep_data_keeps_buckets_with_their_objects(moto: None) -> None:

@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from orderpipe.errors import OrderpipeError
-from orderpipe.settings import StackNames
+from orderpipe.settings import Settings, StackNames
 from orderpipe.targets.aws.ec2 import (
     AGENT_KEYS,
     AMI_PARAMETER,
@@ -25,11 +25,15 @@ from orderpipe.targets.aws.ec2 import (
     launch_generator,
     stop_generator,
 )
+from orderpipe.targets.aws.executor import Executor
+from orderpipe.targets.aws.reader import Reader
+from orderpipe.targets.aws.resources import StackSpec
 from orderpipe.targets.aws.session import AwsSession
 
 NAMES = StackNames("rt")
 REGION = "eu-west-1"
 SCRIPTS = "rt-scripts-123456789012-eu-west-1"
+SPEC = StackSpec(settings=Settings(stack="rt"), account="123456789012", region=REGION)
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +55,20 @@ def account():
 
 
 @pytest.fixture
-def session(account):
+def reader(account):
     """Each test starts with no generator running."""
-    session = AwsSession(region=REGION)
-    stop_generator(session, NAMES)
-    yield session
+    reader = Reader(AwsSession(region=REGION), SPEC)
+    stop_generator(reader, _executor(reader))
+    yield reader
 
 
-def _launch(session, **overrides):
-    options = {"count": 5000, "rate": 20.0, "seed": 7, "scripts_bucket": SCRIPTS, **overrides}
-    return launch_generator(session, NAMES, **options)
+def _executor(reader):
+    return Executor(reader.session, show=False)
+
+
+def _launch(reader, **overrides):
+    options = {"count": 5000, "rate": 20.0, "seed": 7, **overrides}
+    return launch_generator(reader, **options)
 
 
 def _instance(instance_id: str) -> dict:
@@ -81,8 +89,8 @@ def _agent_json(user_data: str) -> dict:
     return json.loads(match.group(1))
 
 
-def test_the_generator_is_launched_locked_down_from_the_latest_al2023(session):
-    launched = _launch(session)
+def test_the_generator_is_launched_locked_down_from_the_latest_al2023(reader):
+    launched = _launch(reader)
 
     instance = _instance(launched.instance_id)
     ami = boto3.client("ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
@@ -108,8 +116,8 @@ def test_the_generator_is_launched_locked_down_from_the_latest_al2023(session):
     assert "journalctl -u orderpipe-generator -f" in launched.follow
 
 
-def test_the_instance_terminates_itself_when_it_shuts_down(session):
-    launched = _launch(session, count=36_000, rate=20.0)  # 30 minutes of orders
+def test_the_instance_terminates_itself_when_it_shuts_down(reader):
+    launched = _launch(reader, count=36_000, rate=20.0)  # 30 minutes of orders
 
     behaviour = boto3.client("ec2").describe_instance_attribute(
         InstanceId=launched.instance_id, Attribute="instanceInitiatedShutdownBehavior"
@@ -119,8 +127,8 @@ def test_the_instance_terminates_itself_when_it_shuts_down(session):
     assert launched.tags["orderpipe:lifetime-minutes"] == "90"
 
 
-def test_user_data_installs_the_agent_and_runs_the_generator_as_a_service(session):
-    script = _user_data(_launch(session).instance_id)
+def test_user_data_installs_the_agent_and_runs_the_generator_as_a_service(reader):
+    script = _user_data(_launch(reader).instance_id)
 
     assert script.startswith("#!/bin/bash\n")
     assert "groupadd --system aws-kinesis-agent-user" in script
@@ -139,8 +147,8 @@ def test_user_data_installs_the_agent_and_runs_the_generator_as_a_service(sessio
         assert check.returncode == 0, check.stderr
 
 
-def test_agent_json_uses_only_keys_the_kinesis_agent_accepts(session):
-    config = _agent_json(_user_data(_launch(session).instance_id))
+def test_agent_json_uses_only_keys_the_kinesis_agent_accepts(reader):
+    config = _agent_json(_user_data(_launch(reader).instance_id))
 
     assert set(config) <= AGENT_KEYS, set(config) - AGENT_KEYS
     assert config["firehose.endpoint"] == f"https://firehose.{REGION}.amazonaws.com"
@@ -157,9 +165,9 @@ def test_agent_json_uses_only_keys_the_kinesis_agent_accepts(session):
             assert low <= flow[key] <= high, key
 
 
-def test_a_running_generator_is_reused(session):
-    first = _launch(session)
-    again = _launch(session, count=10)
+def test_a_running_generator_is_reused(reader):
+    first = _launch(reader)
+    again = _launch(reader, count=10)
 
     assert again.instance_id == first.instance_id and again.reused is True
     assert again.tags["orderpipe:count"] == "5000"  # it keeps the settings it started with
@@ -169,17 +177,17 @@ def test_a_running_generator_is_reused(session):
     assert sum(len(r["Instances"]) for r in running) == 1
 
 
-def test_stop_terminates_the_generator_and_is_safe_to_repeat(session):
-    launched = _launch(session)
+def test_stop_terminates_the_generator_and_is_safe_to_repeat(reader):
+    launched = _launch(reader)
 
-    assert stop_generator(session, NAMES, wait=True) == [launched.instance_id]
+    assert stop_generator(reader, _executor(reader), wait=True) == [launched.instance_id]
     assert _instance(launched.instance_id)["State"]["Name"] == "terminated"
-    assert stop_generator(session, NAMES) == []
-    assert _launch(session).instance_id != launched.instance_id
+    assert stop_generator(reader, _executor(reader)) == []
+    assert _launch(reader).instance_id != launched.instance_id
 
 
-def test_the_security_group_is_made_once_and_kept_free_of_inbound_rules(session):
-    group_id = ensure_security_group(session, NAMES)
+def test_the_security_group_is_made_once_and_kept_free_of_inbound_rules(reader):
+    group_id = ensure_security_group(reader, _executor(reader))
     ec2 = boto3.client("ec2")
     ec2.authorize_security_group_ingress(
         GroupId=group_id,
@@ -193,21 +201,26 @@ def test_the_security_group_is_made_once_and_kept_free_of_inbound_rules(session)
         ],
     )
 
-    assert ensure_security_group(session, NAMES) == group_id
+    assert ensure_security_group(reader, _executor(reader)) == group_id
     group = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
     assert group["IpPermissions"] == []
     assert group["IpPermissionsEgress"]  # outbound kept: dnf, S3, Firehose
 
 
-def test_a_profile_still_propagating_is_retried_then_named(session):
-    ec2 = session.client("ec2")
+def test_a_profile_still_propagating_is_retried_then_named(reader):
+    ec2 = reader.session.client("ec2")
     slept: list[float] = []
     with Stubber(ec2) as stub:
         stub.add_response("describe_instances", {"Reservations": []})
-        stub.add_response("describe_vpcs", {"Vpcs": [{"VpcId": "vpc-1"}]})
-        stub.add_response(
-            "describe_security_groups", {"SecurityGroups": [{"GroupId": "sg-1", "GroupName": "x"}]}
-        )
+        for _ in range(2):  # generate's look, then the plan's
+            stub.add_response("describe_vpcs", {"Vpcs": [{"VpcId": "vpc-1"}]})
+        group = {
+            "GroupId": "sg-1",
+            "GroupName": "x",
+            "Tags": [{"Key": "orderpipe:stack", "Value": "rt"}],
+        }
+        for _ in range(2):  # the plan's look, then the group id
+            stub.add_response("describe_security_groups", {"SecurityGroups": [group]})
         for _ in range(3):
             stub.add_client_error(
                 "run_instances",
@@ -218,12 +231,12 @@ def test_a_profile_still_propagating_is_retried_then_named(session):
         with pytest.raises(
             OrderpipeError, match=r"rt-ec2-role is not usable.*orderpipe --target aws up"
         ):
-            _launch(session, sleep=slept.append, profile_attempts=3)
+            _launch(reader, sleep=slept.append, profile_attempts=3)
     assert slept == [5.0, 5.0]
 
 
-def test_spot_launches_a_one_time_spot_instance_that_terminates(session):
-    instance = _instance(_launch(session, spot=True).instance_id)
+def test_spot_launches_a_one_time_spot_instance_that_terminates(reader):
+    instance = _instance(_launch(reader, spot=True).instance_id)
     assert instance.get("InstanceLifecycle") == "spot"
-    stop_generator(session, NAMES)
-    assert _instance(_launch(session).instance_id).get("InstanceLifecycle") is None
+    stop_generator(reader, _executor(reader))
+    assert _instance(_launch(reader).instance_id).get("InstanceLifecycle") is None

@@ -21,7 +21,6 @@ from typing import Any
 
 from orderpipe.errors import OrderpipeError, QueryFailed
 from orderpipe.settings import StackNames
-from orderpipe.targets.aws.errors import aws_errors, translate
 from orderpipe.targets.aws.session import AwsSession
 from orderpipe.targets.base import QueryResult
 
@@ -113,11 +112,10 @@ def run_query(
 ) -> QueryResult:
     """Run `sql` in the stack's workgroup and database, wait (bounded), return typed rows.
     `reuse_minutes`: Athena may answer with the result of the same query run that recently."""
-    athena = session.client("athena")
     started = clock()
-    query_id = _start(athena, names, sql, params, reuse_minutes)
-    execution = _wait(athena, query_id, sleep=sleep, clock=clock, started=started, timeout=timeout)
-    columns, types, rows = _results(athena, query_id, execution.get("StatementType") == "DML")
+    query_id = _start(session, names, sql, params, reuse_minutes)
+    execution = _wait(session, query_id, sleep=sleep, clock=clock, started=started, timeout=timeout)
+    columns, types, rows = _results(session, query_id, execution.get("StatementType") == "DML")
     statistics = execution.get("Statistics", {})
     millis = statistics.get("TotalExecutionTimeInMillis")
     return QueryResult(
@@ -131,14 +129,12 @@ def run_query(
 
 
 def _start(
-    athena: Any,
+    session: AwsSession,
     names: StackNames,
     sql: str,
     params: Mapping[str, Any] | Sequence[Any] | None,
     reuse_minutes: int | None = None,
 ) -> str:
-    import botocore.exceptions
-
     request: dict[str, Any] = {
         "QueryString": sql,
         "QueryExecutionContext": {"Catalog": "AwsDataCatalog", "Database": names.database},
@@ -151,22 +147,27 @@ def _start(
         request["ResultReuseConfiguration"] = {
             "ResultReuseByAgeConfiguration": {"Enabled": True, "MaxAgeInMinutes": reuse_minutes}
         }
-    try:
-        return str(athena.start_query_execution(**request)["QueryExecutionId"])
-    except botocore.exceptions.ClientError as exc:
-        error = exc.response.get("Error", {})
-        if error.get("Code") == "InvalidRequestException":
-            if "workgroup" in error.get("Message", "").lower():
-                raise OrderpipeError(
-                    f"Athena workgroup {names.workgroup} is not usable ({error.get('Message')}): "
-                    "run `orderpipe --target aws up`."
-                ) from None
-            raise QueryFailed(f"Athena rejected the query: {error.get('Message')}") from None
-        raise translate(exc, "athena.StartQueryExecution", f"workgroup {names.workgroup}") from None
+
+    def refused(message: str) -> OrderpipeError:  # Athena says why in the message
+        if "workgroup" in message.lower():
+            return OrderpipeError(
+                f"Athena workgroup {names.workgroup} is not usable ({message}): "
+                "run `orderpipe --target aws up`."
+            )
+        return QueryFailed(f"Athena rejected the query: {message}")
+
+    started = session.call(
+        "athena",
+        "start_query_execution",
+        resource=f"workgroup {names.workgroup}",
+        answers={"InvalidRequestException": refused},
+        **request,
+    )
+    return str(started["QueryExecutionId"])
 
 
 def _wait(
-    athena: Any,
+    session: AwsSession,
     query_id: str,
     *,
     sleep: Callable[[float], None],
@@ -176,10 +177,13 @@ def _wait(
 ) -> dict[str, Any]:
     delay = 0.25
     while True:
-        with aws_errors("athena.GetQueryExecution", f"query {query_id}"):
-            execution: dict[str, Any] = athena.get_query_execution(QueryExecutionId=query_id)[
-                "QueryExecution"
-            ]
+        found = session.call(
+            "athena",
+            "get_query_execution",
+            resource=f"query {query_id}",
+            QueryExecutionId=query_id,
+        )
+        execution: dict[str, Any] = found["QueryExecution"]
         status = execution["Status"]
         state = status["State"]
         if state == "SUCCEEDED":
@@ -190,7 +194,12 @@ def _wait(
             )
             raise QueryFailed(f"Athena query {query_id} {state}: {reason}")
         if clock() - started >= timeout:
-            athena.stop_query_execution(QueryExecutionId=query_id)
+            session.call(
+                "athena",
+                "stop_query_execution",
+                resource=f"query {query_id}",
+                QueryExecutionId=query_id,
+            )
             raise QueryFailed(
                 f"Athena query {query_id} was still {state} after {timeout:.0f}s and was stopped."
             )
@@ -199,17 +208,19 @@ def _wait(
 
 
 def _results(
-    athena: Any, query_id: str, has_header: bool
+    session: AwsSession, query_id: str, has_header: bool
 ) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
     columns: list[str] = []
     types: list[str] = []
     converters: list[Callable[[str], Any]] = []
     rows: list[tuple[Any, ...]] = []
-    pages = athena.get_paginator("get_query_results").paginate(
-        QueryExecutionId=query_id, PaginationConfig={"PageSize": PAGE_SIZE}
+    pages = session.pages(
+        "athena",
+        "get_query_results",
+        resource=f"query {query_id}",
+        QueryExecutionId=query_id,
+        PaginationConfig={"PageSize": PAGE_SIZE},
     )
-    with aws_errors("athena.GetQueryResults", f"query {query_id}"):
-        pages = list(pages)
     for number, page in enumerate(pages):
         result_set = page["ResultSet"]
         if number == 0:

@@ -21,9 +21,9 @@ from orderpipe.targets.aws.dashboard_specs import (
     DashboardSpec,
     fingerprint,
 )
-from orderpipe.targets.aws.errors import ACCESS_DENIED, aws_errors, error_code
+from orderpipe.targets.aws.errors import ACCESS_DENIED
 from orderpipe.targets.aws.planner import act
-from orderpipe.targets.aws.reader import Reader, paginate, policy_document
+from orderpipe.targets.aws.reader import Reader, policy_document
 from orderpipe.targets.base import Action
 
 QUICKSIGHT_ROLE = "aws-quicksight-service-role-v0"
@@ -64,27 +64,27 @@ class Dashboards:
     def quicksight_enabled(self, denied_is_none: bool = False) -> bool:
         """Whether the account has QuickSight; `denied_is_none` for `down`: an identity that may
         not even look at QuickSight cannot have made anything there."""
-        import botocore.exceptions
-
-        client = self.session.client("quicksight")
-        with aws_errors("quicksight.DescribeAccountSettings", "this account's QuickSight"):
-            try:
-                client.describe_account_settings(AwsAccountId=self.account)
-            except botocore.exceptions.ClientError as exc:
-                code = error_code(exc)
-                if code in NOT_SUBSCRIBED or (denied_is_none and code in ACCESS_DENIED):
-                    return False
-                raise
-        return True
+        absent = NOT_SUBSCRIBED | (ACCESS_DENIED if denied_is_none else set())
+        found = self.session.call(
+            "quicksight",
+            "describe_account_settings",
+            resource="this account's QuickSight",
+            answers=dict.fromkeys(absent),
+            AwsAccountId=self.account,
+        )
+        return found is not None
 
     def admins(self) -> list[str]:
         """ARNs of the account's QuickSight admins (default namespace): who gets the assets."""
-        client = self.session.client("quicksight")
-        with aws_errors("quicksight.ListUsers", "QuickSight users"):
-            users = paginate(
-                client, "list_users", "UserList", AwsAccountId=self.account, Namespace="default"
-            )
-            return sorted(u["Arn"] for u in users if u.get("Role") == "ADMIN")
+        users = self.session.items(
+            "quicksight",
+            "list_users",
+            "UserList",
+            resource="QuickSight users",
+            AwsAccountId=self.account,
+            Namespace="default",
+        )
+        return sorted(u["Arn"] for u in users if u.get("Role") == "ADMIN")
 
     def _tag(self, arn: str) -> str | None:
         """The definition fingerprint a QuickSight asset was made with."""

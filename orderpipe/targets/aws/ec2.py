@@ -22,16 +22,17 @@ from orderpipe.errors import OrderpipeError
 from orderpipe.paths import TEMPLATES
 from orderpipe.results import RemoteGenerator
 from orderpipe.settings import StackNames
-from orderpipe.targets.aws.errors import aws_errors, error_code, error_message, translate
-from orderpipe.targets.aws.session import AwsSession
+from orderpipe.targets.aws.executor import Executor
+from orderpipe.targets.aws.planner import Planner
+from orderpipe.targets.aws.reader import STOPPABLE_STATES, Reader
+from orderpipe.targets.aws.resources import GENERATOR_KEY, GENERATOR_ROLE, LAUNCH_KEY, ROLE_TAG
+from orderpipe.targets.aws.session import RAISE, AwsSession
+from orderpipe.targets.aws.teardown import terminate
 
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
-ROLE_TAG = "orderpipe:role"
-GENERATOR_ROLE = "generator"
 LIVE_STATES = ("pending", "running")
-STOPPABLE_STATES = ("pending", "running", "stopping", "stopped")
 LOG_DIR = "/var/log/orderpipe"
-from orderpipe.targets.aws.resources import GENERATOR_KEY, LAUNCH_KEY  # noqa: E402  (by `up`)
+NOT_YET = "not yet"
 
 # What `orderpipe generate --no-ship` imports (boto3, pyspark, duckdb stay off the instance).
 GENERATOR_PACKAGES = (
@@ -210,81 +211,25 @@ def render_user_data(
     return script
 
 
-def security_group_name(names: StackNames) -> str:
-    return f"{names.stack}-generator"
-
-
 def _tags(names: StackNames, extra: dict[str, str]) -> list[dict[str, str]]:
     tags = {**names.tag, ROLE_TAG: GENERATOR_ROLE, "Name": f"{names.stack}-generator", **extra}
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
-def generator_instances(
-    session: AwsSession, names: StackNames, states: tuple[str, ...] = LIVE_STATES
-) -> list[dict[str, Any]]:
-    """The stack's generator instances in `states`, found by tags (paginated)."""
-    filters = [
-        {"Name": "tag:orderpipe:stack", "Values": [names.stack]},
-        {"Name": f"tag:{ROLE_TAG}", "Values": [GENERATOR_ROLE]},
-        {"Name": "instance-state-name", "Values": list(states)},
-    ]
-    instances: list[dict[str, Any]] = []
-    with aws_errors("ec2.DescribeInstances", f"the {names.stack} generator"):
-        pages = session.client("ec2").get_paginator("describe_instances").paginate(Filters=filters)
-        for page in pages:
-            for reservation in page["Reservations"]:
-                instances.extend(reservation["Instances"])
-    return instances
-
-
-def ensure_security_group(session: AwsSession, names: StackNames) -> str:
-    """The stack's generator security group in the default VPC: created if missing, any
-    inbound rule removed, the default all-outbound rule kept (dnf, S3, Firehose)."""
-    import botocore.exceptions
-
-    ec2 = session.client("ec2")
-    name = security_group_name(names)
-    with aws_errors("ec2.DescribeVpcs", "the default VPC"):
-        vpcs = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
-    if not vpcs:
+def ensure_security_group(reader: Reader, executor: Executor) -> str:
+    """The generator's security group: the step `up` plans for it (create, or revoke any
+    inbound rule), applied through the same executor, so `generate` also works on a stack made
+    before `up` made the group, or after someone changed it."""
+    vpc_id = reader.default_vpc()
+    if vpc_id is None:
         raise OrderpipeError(
-            f"region {session.region} has no default VPC for the generator: create one with "
+            f"region {reader.spec.region} has no default VPC for the generator: create one with "
             "`aws ec2 create-default-vpc`."
         )
-    vpc_id = vpcs[0]["VpcId"]
-    group = _find_group(ec2, name, vpc_id)
-    if group is None:
-        try:
-            ec2.create_security_group(
-                GroupName=name,
-                Description="orderpipe generator: no inbound rules (use SSM Session Manager)",
-                VpcId=vpc_id,
-                TagSpecifications=[
-                    {"ResourceType": "security-group", "Tags": _tags(names, {"Name": name})}
-                ],
-            )
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) != "InvalidGroup.Duplicate":  # made meanwhile: fine
-                raise translate(exc, "ec2.CreateSecurityGroup", f"security group {name}") from exc
-        group = _find_group(ec2, name, vpc_id)
-        assert group is not None
-    if group.get("IpPermissions"):
-        with aws_errors("ec2.RevokeSecurityGroupIngress", f"security group {name}"):
-            ec2.revoke_security_group_ingress(
-                GroupId=group["GroupId"], IpPermissions=group["IpPermissions"]
-            )
+    executor.run(Planner(reader, list).security_group())
+    group = reader.security_group(vpc_id)
+    assert group is not None, "the plan just made it"
     return str(group["GroupId"])
-
-
-def _find_group(ec2: Any, name: str, vpc_id: str) -> dict[str, Any] | None:
-    with aws_errors("ec2.DescribeSecurityGroups", f"security group {name}"):
-        groups = ec2.describe_security_groups(
-            Filters=[
-                {"Name": "group-name", "Values": [name]},
-                {"Name": "vpc-id", "Values": [vpc_id]},
-            ]
-        )["SecurityGroups"]
-    return groups[0] if groups else None
 
 
 def _summary(instance: dict[str, Any], region: str, reused: bool) -> RemoteGenerator:
@@ -304,26 +249,25 @@ def _summary(instance: dict[str, Any], region: str, reused: bool) -> RemoteGener
 
 def recorded_launch_settings(session: AwsSession, scripts_bucket: str) -> dict[str, Any]:
     """What `up` recorded about launching the generator (ec2/launch.json); {} if nothing."""
-    import botocore.exceptions
-
-    try:
-        body = session.client("s3").get_object(Bucket=scripts_bucket, Key=LAUNCH_KEY)["Body"]
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) in ("NoSuchKey", "NoSuchBucket", "404"):
-            return {}
-        raise translate(exc, "s3.GetObject", f"s3://{scripts_bucket}/{LAUNCH_KEY}") from exc
-    settings: dict[str, Any] = json.loads(body.read())
+    found = session.call(
+        "s3",
+        "get_object",
+        resource=f"s3://{scripts_bucket}/{LAUNCH_KEY}",
+        missing=None,
+        Bucket=scripts_bucket,
+        Key=LAUNCH_KEY,
+    )
+    settings: dict[str, Any] = json.loads(found["Body"].read()) if found else {}
     return settings
 
 
 def launch_generator(
-    session: AwsSession,
-    names: StackNames,
+    reader: Reader,
     *,
     count: int,
     rate: float | None,
     seed: int | None,
-    scripts_bucket: str,
+    executor: Executor | None = None,
     instance_type: str = "t3.micro",
     spot: bool = False,
     lifetime: int | None = None,
@@ -332,15 +276,14 @@ def launch_generator(
 ) -> RemoteGenerator:
     """Reuse the stack's running generator, or launch one. A reused instance keeps the
     count/rate/seed it was launched with (see its tags); stop it first to change them."""
-    import botocore.exceptions
-
-    running = generator_instances(session, names)
+    session, names = reader.session, reader.spec.names
+    running = reader.instances(LIVE_STATES, role=GENERATOR_ROLE)
     if running:
         return _summary(running[0], session.region, reused=True)
 
-    with aws_errors("ssm.GetParameter", AMI_PARAMETER):
-        image_id = session.client("ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
-    group_id = ensure_security_group(session, names)
+    found = session.call("ssm", "get_parameter", resource=AMI_PARAMETER, Name=AMI_PARAMETER)
+    image_id = found["Parameter"]["Value"]
+    group_id = ensure_security_group(reader, executor or Executor(session, sleep, show=False))
     lifetime = lifetime or lifetime_minutes(count, rate)
     user_data = render_user_data(
         names,
@@ -348,7 +291,7 @@ def launch_generator(
         count=count,
         rate=rate,
         seed=seed,
-        scripts_bucket=scripts_bucket,
+        scripts_bucket=reader.spec.bucket("scripts"),
         lifetime=lifetime,
     )
     settings = {
@@ -378,46 +321,41 @@ def launch_generator(
             {"ResourceType": "volume", "Tags": _tags(names, {})},
         ],
     }
-    ec2 = session.client("ec2")
-    attempt = 1
-    while True:
-        try:
-            instance = ec2.run_instances(**request)["Instances"][0]
-            return _summary(instance, session.region, reused=False)
-        except botocore.exceptions.ClientError as exc:
-            code, message = error_code(exc), error_message(exc)
-            # A freshly made instance profile takes a few seconds to reach EC2 (IAM propagation).
-            propagating = (
-                code == "InvalidParameterValue" and "iaminstanceprofile" in message.lower()
-            )
-            if propagating and attempt < profile_attempts:
-                sleep(5.0)
-                attempt += 1
-                continue
-            if propagating or code == "NoSuchEntity":
-                raise OrderpipeError(
-                    f"instance profile {names.role('ec2')} is not usable ({message}): run "
-                    "`orderpipe --target aws up`."
-                ) from exc
-            raise translate(exc, "ec2.RunInstances", f"the {names.stack} generator") from exc
+
+    def unusable(message: str) -> OrderpipeError:
+        return OrderpipeError(
+            f"instance profile {names.role('ec2')} is not usable ({message}): run "
+            "`orderpipe --target aws up`."
+        )
+
+    for attempt in range(1, profile_attempts + 1):
+        last = attempt == profile_attempts
+
+        def propagating(message: str, last: bool = last) -> Any:
+            """A freshly made instance profile takes a few seconds to reach EC2 (IAM)."""
+            if "iaminstanceprofile" not in message.lower():
+                return RAISE
+            return unusable(message) if last else NOT_YET
+
+        launched = session.call(
+            "ec2",
+            "run_instances",
+            resource=f"the {names.stack} generator",
+            answers={"InvalidParameterValue": propagating, "NoSuchEntity": unusable},
+            **request,
+        )
+        if launched != NOT_YET:
+            return _summary(launched["Instances"][0], session.region, reused=False)
+        sleep(5.0)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def stop_generator(session: AwsSession, names: StackNames, *, wait: bool = False) -> list[str]:
-    """Terminate the stack's generator instances; returns their ids (none: nothing to do)."""
-    import botocore.exceptions
-
-    ids = [i["InstanceId"] for i in generator_instances(session, names, STOPPABLE_STATES)]
-    if not ids:
-        return []
-    ec2 = session.client("ec2")
-    try:
-        ec2.terminate_instances(InstanceIds=ids)
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) != "InvalidInstanceID.NotFound":  # already gone: fine
-            raise translate(exc, "ec2.TerminateInstances", ", ".join(ids)) from exc
-    if wait:  # `down` waits before deleting the security group the instance holds
-        with aws_errors("ec2.DescribeInstances", ", ".join(ids)):
-            ec2.get_waiter("instance_terminated").wait(
-                InstanceIds=ids, WaiterConfig={"Delay": 5, "MaxAttempts": 120}
-            )
+def stop_generator(reader: Reader, executor: Executor, *, wait: bool = False) -> list[str]:
+    """Terminate the stack's generator instances (with `wait`, until they are gone), as `down`
+    does; returns their ids (none: nothing to do)."""
+    found = reader.instances(STOPPABLE_STATES, role=GENERATOR_ROLE)
+    ids = sorted(i["InstanceId"] for i in found)
+    if ids:
+        steps = terminate(ids)
+        executor.run(steps if wait else steps[:1])
     return ids

@@ -4,8 +4,7 @@ what AWS said, so the CLI edge prints it without a traceback."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 
 from orderpipe.errors import OrderpipeError, TransientError
 
@@ -37,6 +36,7 @@ NOT_FOUND = {
     "ResourceNotFoundException",
     "ResourceNotFound",
     "NoSuchKey",
+    "NoSuchUpload",
     "InvalidGroup.NotFound",
     "InvalidInstanceID.NotFound",
 }
@@ -47,6 +47,7 @@ ALREADY_EXISTS = {
     "BucketAlreadyOwnedByYou",
     "ResourceInUseException",
     "InvalidPermission.Duplicate",
+    "InvalidGroup.Duplicate",
 }
 EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
 _DENIED_RESOURCE = re.compile(r"on resource:? (\S+)")
@@ -84,13 +85,18 @@ def is_already_exists(exc: BaseException) -> bool:
     return code == "InvalidRequestException" and ("already" in message or "exists" in message)
 
 
-def _iam_action(api: str, operation: str) -> str:
-    service = api.split(".", 1)[0] if api else "aws"
-    return f"{service}:{operation}"
+def operation_name(api: str) -> str:
+    """ "glue.get_crawler" → "GetCrawler", the name AWS and IAM give the call."""
+    method = api.split(".", 1)[-1]
+    return "".join(part[:1].upper() + part[1:] for part in method.split("_"))
 
 
-def translate(exc: BaseException, api: str = "", resource: str = "") -> OrderpipeError:
-    """Our error for any botocore exception, or a generic one for anything else."""
+def translate(
+    exc: BaseException, api: str = "", resource: str = "", transient: Collection[str] = ()
+) -> OrderpipeError:
+    """Our error for any botocore exception: one sentence naming the call (`api`, as
+    "service.method") and the resource. TransientError when a retry later may work: throttling,
+    a 5xx, a `transient` code of this call, the network."""
     import botocore.exceptions as bx
 
     if isinstance(exc, OrderpipeError):
@@ -99,39 +105,36 @@ def translate(exc: BaseException, api: str = "", resource: str = "") -> Orderpip
         return OrderpipeError(NO_CREDENTIALS)
     if isinstance(exc, bx.NoRegionError):
         return OrderpipeError(NO_REGION)
-    if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ReadTimeoutError):
+    service = api.split(".", 1)[0] if api else "aws"
+    operation = getattr(exc, "operation_name", None) or operation_name(api) or "a call"
+    action = f"{service}:{operation}"
+    where = f" on {resource}" if resource else ""
+    if isinstance(exc, bx.ConnectionError | bx.HTTPClientError):
         return TransientError(
-            f"Cannot reach AWS ({exc}); check the network or AWS_ENDPOINT_URL and retry."
+            f"Cannot reach AWS for {action}{where} ({exc}); check the network or "
+            "AWS_ENDPOINT_URL and retry."
         )
     if not isinstance(exc, bx.ClientError):
-        return OrderpipeError(f"{type(exc).__name__} calling {api or 'AWS'}: {exc}")
+        return OrderpipeError(f"{action}{where} failed: {type(exc).__name__}: {exc}")
     code, message = error_code(exc), error_message(exc)
-    operation = exc.operation_name or api
-    where = f" on {resource}" if resource else ""
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     if code in ACCESS_DENIED:
         match = _DENIED_RESOURCE.search(message)
         target = match.group(1).rstrip(".,") if match else resource or "the stack's resources"
         return OrderpipeError(
-            f"AWS denied {_iam_action(api, operation)} on {target}: grant that permission to "
+            f"AWS denied {action} on {target}: grant that permission to "
             "your identity or use a --profile that has it."
         )
     if code in EXPIRED:
         return OrderpipeError(
             "Your AWS credentials have expired: refresh them (e.g. `aws sso login`) and retry."
         )
+    if code in transient or status >= 500:
+        return TransientError(
+            f"AWS is not taking {operation}{where} for now ({code}: {message}); retry shortly."
+        )
     if code in THROTTLED:
         return TransientError(
             f"AWS is throttling {operation}{where} ({code}: {message}); retry shortly."
         )
     return OrderpipeError(f"AWS {operation}{where} failed: {code}: {message}")
-
-
-@contextmanager
-def aws_errors(api: str = "", resource: str = "") -> Iterator[None]:
-    """Turn any AWS exception raised inside into our error type (see `translate`)."""
-    import botocore.exceptions as bx
-
-    try:
-        yield
-    except (bx.BotoCoreError, bx.ClientError) as exc:
-        raise translate(exc, api, resource) from exc

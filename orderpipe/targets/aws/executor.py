@@ -14,12 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import botocore.exceptions
-
 from orderpipe import console
 from orderpipe.errors import OrderpipeError
 from orderpipe.targets.aws.errors import (
-    aws_errors,
     error_code,
     error_message,
     is_already_exists,
@@ -31,7 +28,6 @@ from orderpipe.targets.aws.planner import (
     WAIT_STREAM_DELETED,
     WAIT_TERMINATED,
 )
-from orderpipe.targets.aws.reader import paginate
 from orderpipe.targets.aws.session import AwsSession
 from orderpipe.targets.base import Action
 
@@ -138,46 +134,64 @@ class Executor:
                 self.step(action)
 
     def step(self, action: Action) -> str:
-        """Apply one action; returns a short note of what happened."""
-        with aws_errors(action.api, action.resource):
-            for attempt in range(1, MAX_ATTEMPTS + 1):
-                try:
-                    return self._call(action)
-                except botocore.exceptions.ClientError as exc:
-                    if is_done(action, exc):
-                        return f"{action.api}: already done ({error_code(exc)})"
-                    if attempt == MAX_ATTEMPTS or not should_retry(action.api, exc):
-                        raise
-                    delay = min(2.0 ** (attempt - 1), MAX_DELAY)
-                    log.info("%s: %s, retrying in %.0fs", action.api, error_code(exc), delay)
-                    if action.api == "s3.delete_bucket":  # something landed meanwhile
-                        self._empty_bucket(**action.kwargs)
-                    self.sleep(delay)
+        """Apply one action; returns a short note of what happened. Each call goes through
+        the session (one sentence per AWS error); the AWS error it came from decides whether
+        the goal is reached anyway or the call is worth another try."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return self._call(action)
+            except OrderpipeError as error:
+                cause = error.__cause__  # the botocore error, when AWS answered
+                if cause is None or not error_code(cause):
+                    raise
+                if is_done(action, cause):
+                    return f"{action.api}: already done ({error_code(cause)})"
+                if attempt == MAX_ATTEMPTS or not should_retry(action.api, cause):
+                    raise
+                delay = min(2.0 ** (attempt - 1), MAX_DELAY)
+                log.info("%s: %s, retrying in %.0fs", action.api, error_code(cause), delay)
+                if action.api == "s3.delete_bucket":  # something landed meanwhile
+                    self._empty_bucket(**action.kwargs)
+                self.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _call(self, action: Action) -> str:
         if action.api in self.special:
             return self.special[action.api](**action.kwargs)
         service, method = action.api.split(".", 1)
-        getattr(self.session.client(service), method)(**action.kwargs)
+        self.session.call(service, method, resource=action.resource, **action.kwargs)
         return action.api
 
     # composite steps -----------------------------------------------------------------------
     def _empty_bucket(self, Bucket: str) -> str:
         """Delete every object version, delete marker and unfinished upload."""
-        s3 = self.session.client("s3")
-        for upload in paginate(s3, "list_multipart_uploads", "Uploads", Bucket=Bucket):
-            s3.abort_multipart_upload(Bucket=Bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+        call, where = self.session.call, f"bucket {Bucket}"
+        for upload in self.session.items(
+            "s3", "list_multipart_uploads", "Uploads", resource=where, Bucket=Bucket
+        ):
+            call(
+                "s3",
+                "abort_multipart_upload",
+                resource=f"s3://{Bucket}/{upload['Key']}",
+                missing=None,
+                Bucket=Bucket,
+                Key=upload["Key"],
+                UploadId=upload["UploadId"],
+            )
         deleted = 0
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=Bucket):
+        for page in self.session.pages("s3", "list_object_versions", resource=where, Bucket=Bucket):
             keys = [
                 {"Key": v["Key"], "VersionId": v["VersionId"]}
                 for v in (page.get("Versions") or []) + (page.get("DeleteMarkers") or [])
             ]
             for start in range(0, len(keys), DELETE_BATCH):
                 batch = keys[start : start + DELETE_BATCH]
-                response = s3.delete_objects(
-                    Bucket=Bucket, Delete={"Objects": batch, "Quiet": True}
+                response = call(
+                    "s3",
+                    "delete_objects",
+                    resource=where,
+                    Bucket=Bucket,
+                    Delete={"Objects": batch, "Quiet": True},
                 )
                 errors = response.get("Errors") or []
                 if errors:
@@ -200,15 +214,14 @@ class Executor:
             waited += WAIT_INTERVAL
 
     def _stream_status(self, name: str) -> dict[str, Any] | None:
-        try:
-            response = self.session.client("firehose").describe_delivery_stream(
-                DeliveryStreamName=name
-            )
-        except botocore.exceptions.ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
-        return dict(response["DeliveryStreamDescription"])
+        response = self.session.call(
+            "firehose",
+            "describe_delivery_stream",
+            resource=f"delivery stream {name}",
+            missing=None,
+            DeliveryStreamName=name,
+        )
+        return None if response is None else dict(response["DeliveryStreamDescription"])
 
     def _wait_stream_active(self, DeliveryStreamName: str) -> str:
         def active() -> bool:
@@ -233,14 +246,19 @@ class Executor:
         return "deleted"
 
     def _wait_terminated(self, InstanceIds: list[str]) -> str:
-        ec2 = self.session.client("ec2")
+        what = f"instances {', '.join(InstanceIds)}"
 
         def terminated() -> bool:
-            reservations = paginate(
-                ec2, "describe_instances", "Reservations", InstanceIds=InstanceIds
+            reservations = self.session.items(
+                "ec2",
+                "describe_instances",
+                "Reservations",
+                resource=what,
+                missing=[],
+                InstanceIds=InstanceIds,
             )
             states = {i["State"]["Name"] for r in reservations for i in r["Instances"]}
             return states <= {"terminated"}
 
-        self._poll(terminated, f"instances {', '.join(InstanceIds)} to terminate")
+        self._poll(terminated, f"{what} to terminate")
         return "terminated"

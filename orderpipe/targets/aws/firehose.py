@@ -11,31 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from orderpipe.errors import OrderpipeError, TransientError
-from orderpipe.targets.aws.errors import error_code, translate
+from orderpipe.errors import OrderpipeError
 from orderpipe.targets.aws.session import AwsSession
 
 # Firehose says "slow down" with ServiceUnavailableException; a stream being created or updated
-# answers ResourceInUseException. Both pass; errors.translate covers the general codes.
+# answers ResourceInUseException. Both pass (TransientError), like throttling, a 5xx or the
+# network (errors.translate).
 FIREHOSE_TRANSIENT = frozenset({"ServiceUnavailableException", "ResourceInUseException"})
-
-
-def _translate(exc: Exception, stream_name: str) -> OrderpipeError:
-    """Our error for a failed PutRecordBatch: missing stream → `up`; throttling, 5xx and network
-    trouble → TransientError (resend later); anything else → errors.translate's sentence."""
-    import botocore.exceptions
-
-    code = error_code(exc)
-    if code == "ResourceNotFoundException":
-        return OrderpipeError(
-            f"delivery stream {stream_name} does not exist: run `orderpipe --target aws up`."
-        )
-    status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    if code in FIREHOSE_TRANSIENT or status >= 500:
-        return TransientError(f"Firehose is not taking records for now ({code}): {exc}")
-    if isinstance(exc, botocore.exceptions.ConnectionError | botocore.exceptions.HTTPClientError):
-        return TransientError(f"cannot reach Firehose for now: {exc}")
-    return translate(exc, "firehose.PutRecordBatch", f"delivery stream {stream_name}")
 
 
 class FirehoseStream:
@@ -54,15 +36,18 @@ class FirehoseStream:
         if not records:
             return []
         self._check_limits(records)
-        import botocore.exceptions
-
-        try:
-            response: dict[str, Any] = self._session.client("firehose").put_record_batch(
-                DeliveryStreamName=self.stream_name,
-                Records=[{"Data": bytes(record)} for record in records],
-            )
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise _translate(exc, self.stream_name) from None
+        missing = OrderpipeError(
+            f"delivery stream {self.stream_name} does not exist: run `orderpipe --target aws up`."
+        )
+        response: dict[str, Any] = self._session.call(
+            "firehose",
+            "put_record_batch",
+            resource=f"delivery stream {self.stream_name}",
+            missing=missing,
+            transient=FIREHOSE_TRANSIENT,
+            DeliveryStreamName=self.stream_name,
+            Records=[{"Data": bytes(record)} for record in records],
+        )
         answers = response.get("RequestResponses", [])
         if len(answers) != len(records):
             # Never seen from Firehose; treat as "nothing known to be delivered" and resend all.

@@ -20,7 +20,6 @@ from orderpipe.errors import JobFailed, OrderpipeError
 from orderpipe.job.summary import RunSummary, iso
 from orderpipe.job.transform import QUARANTINE_TABLE, TRANSFORMED_TABLE
 from orderpipe.settings import StackNames
-from orderpipe.targets.aws.errors import error_code, translate
 from orderpipe.targets.aws.session import AwsSession
 from orderpipe.targets.base import CrawlResult, JobParams
 
@@ -50,6 +49,9 @@ DPU_PER_WORKER = {
 }
 
 
+ALREADY_RUNNING = "ALREADY_RUNNING"
+
+
 def _next_delay(delay: float, cap: float) -> float:
     return min(delay * 1.5, cap)
 
@@ -68,29 +70,29 @@ def start_crawl(
     on_progress: Progress | None = None,
 ) -> CrawlResult:
     """Start the crawler (or find it already running) and, with `wait`, follow it to the end."""
-    import botocore.exceptions
-
-    glue = session.client("glue")
     resource = f"crawler {names.crawler}"
     before = catalog_snapshot(session, names)
-    previous_start = _crawler(glue, names).get("LastCrawl", {}).get("StartTime")
+    previous_start = _crawler(session, names).get("LastCrawl", {}).get("StartTime")
     started = clock()
-    already = False
-    try:
-        glue.start_crawler(Name=names.crawler)
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) != "CrawlerRunningException":
-            raise translate(exc, "glue.StartCrawler", resource) from None
-        already = True
+    already = (
+        session.call(
+            "glue",
+            "start_crawler",
+            resource=resource,
+            answers={"CrawlerRunningException": ALREADY_RUNNING},
+            Name=names.crawler,
+        )
+        == ALREADY_RUNNING
+    )
     if not wait:
         return CrawlResult(
-            state="ALREADY_RUNNING" if already else "RUNNING",
+            state=ALREADY_RUNNING if already else "RUNNING",
             message="the crawler was already running" if already else "crawl started",
         )
 
     delay = 2.0
     while True:
-        crawler = _crawler(glue, names)
+        crawler = _crawler(session, names)
         last = crawler.get("LastCrawl", {})
         elapsed = clock() - started
         if on_progress is not None:
@@ -129,48 +131,50 @@ def start_crawl(
     )
 
 
-def _crawler(glue: Any, names: StackNames) -> dict[str, Any]:
-    import botocore.exceptions
-
-    try:
-        return dict(glue.get_crawler(Name=names.crawler)["Crawler"])
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) == "EntityNotFoundException":
-            raise OrderpipeError(
-                f"crawler {names.crawler} does not exist: run `orderpipe --target aws up`."
-            ) from None
-        raise translate(exc, "glue.GetCrawler", f"crawler {names.crawler}") from None
+def _crawler(session: AwsSession, names: StackNames) -> dict[str, Any]:
+    found = session.call(
+        "glue",
+        "get_crawler",
+        resource=f"crawler {names.crawler}",
+        Name=names.crawler,
+        missing=OrderpipeError(
+            f"crawler {names.crawler} does not exist: run `orderpipe --target aws up`."
+        ),
+    )
+    return dict(found["Crawler"])
 
 
 def catalog_snapshot(session: AwsSession, names: StackNames) -> dict[str, int]:
     """Partition count per crawler-made table of the stack's database (the job's own tables
     are left out: the crawler never writes them)."""
-    import botocore.exceptions
-
-    glue = session.client("glue")
-    counts: dict[str, int] = {}
-    try:
-        for page in glue.get_paginator("get_tables").paginate(DatabaseName=names.database):
-            for table in page["TableList"]:
-                if table["Name"] in (TRANSFORMED_TABLE, QUARANTINE_TABLE):
-                    continue
-                counts[table["Name"]] = (
-                    partition_count(glue, names.database, table["Name"])
-                    if table.get("PartitionKeys")
-                    else 0
-                )
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) == "EntityNotFoundException":
-            return {}
-        raise translate(exc, "glue.GetTables", f"database {names.database}") from None
-    return counts
-
-
-def partition_count(glue: Any, database: str, table: str) -> int:
-    pages = glue.get_paginator("get_partitions").paginate(
-        DatabaseName=database, TableName=table, ExcludeColumnSchema=True
+    tables = session.items(
+        "glue",
+        "get_tables",
+        "TableList",
+        resource=f"database {names.database}",
+        missing=[],
+        DatabaseName=names.database,
     )
-    return sum(len(page["Partitions"]) for page in pages)
+    return {
+        table["Name"]: partition_count(session, names.database, table["Name"])
+        if table.get("PartitionKeys")
+        else 0
+        for table in tables
+        if table["Name"] not in (TRANSFORMED_TABLE, QUARANTINE_TABLE)
+    }
+
+
+def partition_count(session: AwsSession, database: str, table: str) -> int:
+    partitions = session.items(
+        "glue",
+        "get_partitions",
+        "Partitions",
+        resource=f"table {database}.{table}",
+        DatabaseName=database,
+        TableName=table,
+        ExcludeColumnSchema=True,
+    )
+    return len(partitions)
 
 
 # job ----------------------------------------------------------------------------------------
@@ -205,31 +209,26 @@ def run_job(
     Raises JobFailed (with Glue's message and where the logs are) when the run does not succeed.
     Glue's own job Timeout bounds the wait.
     """
-    import botocore.exceptions
-
-    glue = session.client("glue")
     resource = f"job {names.job}"
-    try:
-        run_id = str(
-            glue.start_job_run(JobName=names.job, Arguments=job_arguments(params))["JobRunId"]
-        )
-    except botocore.exceptions.ClientError as exc:
-        code = error_code(exc)
-        if code == "ConcurrentRunsExceededException":
-            raise OrderpipeError(
-                f"a run of {resource} is already in progress: wait for it (`orderpipe --target aws "
-                "transform status`) and run again."
-            ) from None
-        if code == "EntityNotFoundException":
-            raise OrderpipeError(
-                f"{resource} does not exist: run `orderpipe --target aws up`."
-            ) from None
-        raise translate(exc, "glue.StartJobRun", resource) from None
+    busy = OrderpipeError(
+        f"a run of {resource} is already in progress: wait for it (`orderpipe --target aws "
+        "transform status`) and run again."
+    )
+    started_run = session.call(
+        "glue",
+        "start_job_run",
+        resource=resource,
+        missing=OrderpipeError(f"{resource} does not exist: run `orderpipe --target aws up`."),
+        answers={"ConcurrentRunsExceededException": busy},
+        JobName=names.job,
+        Arguments=job_arguments(params),
+    )
+    run_id = str(started_run["JobRunId"])
 
     started = clock()
     delay = 5.0
     while True:
-        run = _job_run(glue, names, run_id)
+        run = _job_run(session, names, run_id)
         if on_progress is not None:
             on_progress(
                 {
@@ -265,13 +264,15 @@ def run_job(
     return record
 
 
-def _job_run(glue: Any, names: StackNames, run_id: str) -> dict[str, Any]:
-    import botocore.exceptions
-
-    try:
-        return dict(glue.get_job_run(JobName=names.job, RunId=run_id)["JobRun"])
-    except botocore.exceptions.ClientError as exc:
-        raise translate(exc, "glue.GetJobRun", f"run {run_id} of job {names.job}") from None
+def _job_run(session: AwsSession, names: StackNames, run_id: str) -> dict[str, Any]:
+    found = session.call(
+        "glue",
+        "get_job_run",
+        resource=f"run {run_id} of job {names.job}",
+        JobName=names.job,
+        RunId=run_id,
+    )
+    return dict(found["JobRun"])
 
 
 def job_runs(
@@ -279,17 +280,14 @@ def job_runs(
 ) -> list[RunSummary]:
     """The newest `limit` runs of the stack's job, newest first; with `lake_bucket`, each
     succeeded run carries the numbers from its run summary."""
-    import botocore.exceptions
-
-    glue = session.client("glue")
-    runs: list[dict[str, Any]] = []
-    try:
-        for page in glue.get_paginator("get_job_runs").paginate(JobName=names.job):
-            runs.extend(page["JobRuns"])
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) == "EntityNotFoundException":
-            return []
-        raise translate(exc, "glue.GetJobRuns", f"job {names.job}") from None
+    runs: list[dict[str, Any]] = session.items(
+        "glue",
+        "get_job_runs",
+        "JobRuns",
+        resource=f"job {names.job}",
+        missing=[],
+        JobName=names.job,
+    )
     runs.sort(key=lambda run: _started(run), reverse=True)
     return [
         _with_summary(session, lake_bucket, run)
@@ -326,17 +324,14 @@ def _with_summary(session: AwsSession, bucket: str, run: dict[str, Any]) -> RunS
 
 
 def _read_summary(session: AwsSession, bucket: str, run_id: str) -> dict[str, Any] | None:
-    import botocore.exceptions
-
     key = f"{RUN_SUMMARY_PREFIX}{run_id}.json"
+    found = session.call(
+        "s3", "get_object", resource=f"s3://{bucket}/{key}", missing=None, Bucket=bucket, Key=key
+    )
+    if found is None:
+        return None
     try:
-        body = session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) in ("NoSuchKey", "404"):
-            return None
-        raise translate(exc, "s3.GetObject", f"s3://{bucket}/{key}") from None
-    try:
-        summary = json.loads(body)
+        summary = json.loads(found["Body"].read())
     except ValueError:  # not the job's JSON: its counts are unknown
         return None
     return summary if isinstance(summary, dict) else None

@@ -90,6 +90,7 @@ class Planner:
         for service in SERVICES:
             steps += self.role(service)
         steps += self.instance_profile()
+        steps += self.security_group()
         steps += self.log_group()
         steps += self.stream()
         steps += self.uploads([*self.artifacts(), launch_settings(self.spec.options)])
@@ -317,6 +318,52 @@ class Planner:
                     f"carry role {role}",
                     InstanceProfileName=name,
                     RoleName=role,
+                )
+            )
+        return steps
+
+    # EC2 -----------------------------------------------------------------------------------
+    def security_group(self) -> list[Action]:
+        """The generator's: no inbound rules, the default all-outbound rule kept (dnf, S3,
+        Firehose). A region without a default VPC gets none (`generate` says so)."""
+        spec = self.spec
+        vpc_id = self.reader.default_vpc()
+        if vpc_id is None:
+            return []
+        label = f"security group {spec.security_group}"
+        current = self.reader.security_group(vpc_id)
+        if current is None:
+            return [
+                act(
+                    "create",
+                    label,
+                    "ec2.create_security_group",
+                    f"the generator's, in the default VPC {vpc_id}: no inbound rules",
+                    **spec.create_security_group_params(vpc_id),
+                )
+            ]
+        steps = []
+        if current.get("IpPermissions"):
+            steps.append(
+                act(
+                    "update",
+                    label,
+                    "ec2.revoke_security_group_ingress",
+                    "no inbound rules: reach the generator through Session Manager",
+                    GroupId=current["GroupId"],
+                    IpPermissions=current["IpPermissions"],
+                )
+            )
+        tags = {t["Key"]: t["Value"] for t in current.get("Tags") or []}
+        if any(tags.get(k) != v for k, v in spec.tags.items()):
+            steps.append(
+                act(
+                    "update",
+                    label,
+                    "ec2.create_tags",
+                    "tag with the stack",
+                    Resources=[current["GroupId"]],
+                    Tags=tag_list(spec.tags),
                 )
             )
         return steps

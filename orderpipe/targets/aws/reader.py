@@ -10,29 +10,23 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-import botocore.exceptions
-
 from orderpipe.errors import OrderpipeError
-from orderpipe.targets.aws.errors import aws_errors, error_code, is_not_found
-from orderpipe.targets.aws.resources import StackSpec
+from orderpipe.targets.aws.resources import ROLE_TAG, StackSpec
 from orderpipe.targets.aws.session import AwsSession
 
-ABSENT_BUCKET_CONFIG = {
-    "NoSuchPublicAccessBlockConfiguration",
-    "ServerSideEncryptionConfigurationNotFoundError",
-    "NoSuchBucketPolicy",
-    "NoSuchLifecycleConfiguration",
-    "NoSuchTagSet",
-    "NoSuchTagSetError",
-}
-
-
-def paginate(client: Any, method: str, key: str, **kwargs: Any) -> list[Any]:
-    """Every item under `key` across all pages of a list/describe call."""
-    items: list[Any] = []
-    for page in client.get_paginator(method).paginate(**kwargs):
-        items.extend(page.get(key) or [])
-    return items
+# A bucket without that setting answers with these codes: "not set", not an error.
+ABSENT_BUCKET_CONFIG = dict.fromkeys(
+    (
+        "NoSuchPublicAccessBlockConfiguration",
+        "ServerSideEncryptionConfigurationNotFoundError",
+        "NoSuchBucketPolicy",
+        "NoSuchLifecycleConfiguration",
+        "NoSuchTagSet",
+        "NoSuchTagSetError",
+    )
+)
+FORBIDDEN = ("403", "AccessDenied", "Forbidden")
+STOPPABLE_STATES = ("pending", "running", "stopping", "stopped")
 
 
 def policy_document(value: Any) -> dict[str, Any]:
@@ -51,36 +45,28 @@ class Reader:
 
     def _get(self, service: str, method: str, resource: str, **kwargs: Any) -> Any:
         """The response of a describe/get call, or None when AWS says it does not exist."""
-        client = self.session.client(service)
-        with aws_errors(f"{service}.{method}", resource):
-            try:
-                return getattr(client, method)(**kwargs)
-            except botocore.exceptions.ClientError as exc:
-                if is_not_found(exc):
-                    return None
-                raise
+        return self.session.call(service, method, resource=resource, missing=None, **kwargs)
 
     def _list(self, service: str, method: str, key: str, resource: str, **kwargs: Any) -> list[Any]:
-        with aws_errors(f"{service}.{method}", resource):
-            return paginate(self.session.client(service), method, key, **kwargs)
+        items: list[Any] = self.session.items(service, method, key, resource=resource, **kwargs)
+        return items
 
     # S3 ------------------------------------------------------------------------------------
     def bucket_exists(self, role: str) -> bool:
         name = self.spec.bucket(role)
-        with aws_errors("s3.head_bucket", f"bucket {name}"):
-            try:
-                self.session.client("s3").head_bucket(Bucket=name)
-            except botocore.exceptions.ClientError as exc:
-                if is_not_found(exc):
-                    return False
-                if error_code(exc) in {"403", "AccessDenied", "Forbidden"}:
-                    raise OrderpipeError(
-                        f"Bucket {name} exists but this identity cannot use it: it belongs to "
-                        "another account, or your credentials lack s3:ListBucket on it. Use "
-                        "another --stack."
-                    ) from None
-                raise
-        return True
+        taken = OrderpipeError(
+            f"Bucket {name} exists but this identity cannot use it: it belongs to another "
+            "account, or your credentials lack s3:ListBucket on it. Use another --stack."
+        )
+        found = self.session.call(
+            "s3",
+            "head_bucket",
+            resource=f"bucket {name}",
+            missing=None,
+            answers=dict.fromkeys(FORBIDDEN, taken),
+            Bucket=name,
+        )
+        return found is not None
 
     def bucket(self, role: str) -> dict[str, Any] | None:
         """The bucket's security settings, lifecycle, tags and versioning, or None."""
@@ -105,14 +91,10 @@ class Reader:
         }
 
     def _bucket_config(self, method: str, bucket: str, key: str) -> Any:
-        s3 = self.session.client("s3")
-        with aws_errors(f"s3.{method}", f"bucket {bucket}"):
-            try:
-                return getattr(s3, method)(Bucket=bucket).get(key)
-            except botocore.exceptions.ClientError as exc:
-                if error_code(exc) in ABSENT_BUCKET_CONFIG:
-                    return None
-                raise
+        found = self.session.call(
+            "s3", method, resource=f"bucket {bucket}", answers=ABSENT_BUCKET_CONFIG, Bucket=bucket
+        )
+        return None if found is None else found.get(key)
 
     def object_sha256(self, role: str, key: str) -> str | None:
         """The sha256 we stored in the object's metadata when we uploaded it."""
@@ -315,28 +297,55 @@ class Reader:
             "targets": {t["Id"]: t["Arn"] for t in targets},
         }
 
-    # EC2 (launched by `generate`, removed by `down`) ---------------------------------------
+    # EC2 (the generator `generate` launches in the security group `up` makes) --------------
     def _tag_filter(self) -> list[dict[str, Any]]:
         key, value = next(iter(self.spec.tags.items()))
         return [{"Name": f"tag:{key}", "Values": [value]}]
 
-    def instances(self) -> list[dict[str, Any]]:
+    def instances(
+        self, states: tuple[str, ...] = STOPPABLE_STATES, role: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The stack's instances in `states` (with `role`: those tagged orderpipe:role=role)."""
+        filters = [*self._tag_filter(), {"Name": "instance-state-name", "Values": list(states)}]
+        if role is not None:
+            filters.append({"Name": f"tag:{ROLE_TAG}", "Values": [role]})
         reservations = self._list(
             "ec2",
             "describe_instances",
             "Reservations",
             f"instances of stack {self.spec.stack}",
-            Filters=[
-                *self._tag_filter(),
-                {
-                    "Name": "instance-state-name",
-                    "Values": ["pending", "running", "stopping", "stopped"],
-                },
-            ],
+            Filters=filters,
         )
         return [i for r in reservations for i in r.get("Instances", [])]
 
+    def default_vpc(self) -> str | None:
+        """The region's default VPC, where the generator runs (None: the region has none)."""
+        vpcs = self._list(
+            "ec2",
+            "describe_vpcs",
+            "Vpcs",
+            "the default VPC",
+            Filters=[{"Name": "isDefault", "Values": ["true"]}],
+        )
+        return str(vpcs[0]["VpcId"]) if vpcs else None
+
+    def security_group(self, vpc_id: str) -> dict[str, Any] | None:
+        """The generator's security group (by name, in the default VPC `vpc_id`)."""
+        name = self.spec.security_group
+        groups = self._list(
+            "ec2",
+            "describe_security_groups",
+            "SecurityGroups",
+            f"security group {name}",
+            Filters=[
+                {"Name": "group-name", "Values": [name]},
+                {"Name": "vpc-id", "Values": [vpc_id]},
+            ],
+        )
+        return groups[0] if groups else None
+
     def security_groups(self) -> list[dict[str, Any]]:
+        """Every security group tagged with the stack (in any VPC): what `down` deletes."""
         return self._list(
             "ec2",
             "describe_security_groups",

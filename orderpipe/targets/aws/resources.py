@@ -29,6 +29,8 @@ SCRIPT_KEY = "glue/transform_order_history.py"
 PACKAGE_KEY = "glue/orderpipe_job.zip"
 GENERATOR_KEY = "ec2/orderpipe.tar.gz"  # the generator the EC2 instance installs
 LAUNCH_KEY = "ec2/launch.json"  # how `generate` launches it (`up --spot`)
+ROLE_TAG = "orderpipe:role"  # on the generator's instance and security group
+GENERATOR_ROLE = "generator"
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,20 @@ class StackSpec:
     def instance_profile(self) -> str:
         """Named like its role, as the console does (ec2.py launches with this name)."""
         return self.role_name("ec2")
+
+    @property
+    def security_group(self) -> str:
+        """The generator's, in the default VPC: made by `up`, used by `generate`."""
+        return f"{self.stack}-generator"
+
+    def create_security_group_params(self, vpc_id: str) -> dict[str, Any]:
+        tags = {**self.tags, ROLE_TAG: GENERATOR_ROLE, "Name": self.security_group}
+        return {
+            "GroupName": self.security_group,
+            "Description": "orderpipe generator: no inbound rules (use SSM Session Manager)",
+            "VpcId": vpc_id,
+            "TagSpecifications": [{"ResourceType": "security-group", "Tags": tag_list(tags)}],
+        }
 
     @property
     def stream(self) -> str:

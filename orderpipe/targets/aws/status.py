@@ -20,7 +20,6 @@ from orderpipe.freshness import RawObject, lag_figures, last_success, when
 from orderpipe.job.summary import RunSummary
 from orderpipe.results import Figure, Lag, ResourceRow, StatusReport
 from orderpipe.settings import BUCKET_ROLES, RAW_PREFIX
-from orderpipe.targets.aws.errors import aws_errors
 from orderpipe.targets.aws.glue_run import CRAWL_STATES, catalog_snapshot, job_runs, partition_count
 from orderpipe.targets.aws.planner import Planner
 from orderpipe.targets.aws.reader import Reader
@@ -248,13 +247,15 @@ def lag(
             RAW_PREFIX + "year=%Y/month=%m/day=%d/hour=%H/"
         )
     objects = []
-    with aws_errors("s3.ListObjectsV2", f"s3://{spec.bucket('raw')}/{RAW_PREFIX}"):
-        for page in (
-            reader.session.client("s3").get_paginator("list_objects_v2").paginate(**listing)
-        ):
-            for item in page.get("Contents") or []:
-                landed = item["LastModified"].timestamp()
-                objects.append(RawObject(landed=landed, arrived=landed))
+    for item in reader.session.items(
+        "s3",
+        "list_objects_v2",
+        "Contents",
+        resource=f"s3://{spec.bucket('raw')}/{RAW_PREFIX}",
+        **listing,
+    ):
+        landed = item["LastModified"].timestamp()
+        objects.append(RawObject(landed=landed, arrived=landed))
     return lag_figures(objects, runs, now=time.time(), buffer_seconds=buffer)
 
 
@@ -320,21 +321,23 @@ def newest_object(reader: Reader, role: str, prefix: str) -> dict[str, Any] | No
     """The newest object under `prefix` (its listing entry), following the newest partition at
     each level (Firehose's zero-padded year=/month=/day=/hour= sort as they age), so a big
     bucket costs one listing per level, not a listing of everything."""
-    s3 = reader.session.client("s3")
     bucket = reader.spec.bucket(role)
     best: dict[str, Any] | None = None
-    with aws_errors("s3.ListObjectsV2", f"s3://{bucket}/{prefix}"):
-        while prefix:
-            folders: list[str] = []
-            pages = s3.get_paginator("list_objects_v2").paginate(
-                Bucket=bucket, Prefix=prefix, Delimiter="/"
-            )
-            for page in pages:
-                folders += [p["Prefix"] for p in page.get("CommonPrefixes") or []]
-                for item in page.get("Contents") or []:
-                    if best is None or item["LastModified"] > best["LastModified"]:
-                        best = item
-            prefix = max(folders, default="")
+    while prefix:
+        folders: list[str] = []
+        for page in reader.session.pages(
+            "s3",
+            "list_objects_v2",
+            resource=f"s3://{bucket}/{prefix}",
+            Bucket=bucket,
+            Prefix=prefix,
+            Delimiter="/",
+        ):
+            folders += [p["Prefix"] for p in page.get("CommonPrefixes") or []]
+            for item in page.get("Contents") or []:
+                if best is None or item["LastModified"] > best["LastModified"]:
+                    best = item
+        prefix = max(folders, default="")
     return best
 
 
@@ -342,9 +345,7 @@ def _table_partitions(reader: Reader, table: str) -> int | None:
     found = reader.table(table)
     if found is None or not found.get("PartitionKeys"):
         return None
-    spec = reader.spec
-    with aws_errors("glue.GetPartitions", f"table {spec.database}.{table}"):
-        return partition_count(reader.session.client("glue"), spec.database, table)
+    return partition_count(reader.session, reader.spec.database, table)
 
 
 def last_hour_metrics(reader: Reader, now: datetime | None = None) -> dict[str, Any]:
@@ -375,15 +376,16 @@ def last_hour_metrics(reader: Reader, now: datetime | None = None) -> dict[str, 
     }
     ids = {f"m{i}": key for i, key in enumerate(queries)}
     values: dict[str, list[float]] = {key: [] for key in queries}
-    with aws_errors("cloudwatch.GetMetricData", f"metrics of stack {spec.stack}"):
-        cloudwatch = reader.session.client("cloudwatch")
-        for page in cloudwatch.get_paginator("get_metric_data").paginate(
-            MetricDataQueries=[{"Id": i, **queries[key]} for i, key in ids.items()],
-            StartTime=end - timedelta(hours=1),
-            EndTime=end,
-        ):
-            for result in page["MetricDataResults"]:
-                values[ids[result["Id"]]] += result.get("Values") or []
+    for result in reader.session.items(
+        "cloudwatch",
+        "get_metric_data",
+        "MetricDataResults",
+        resource=f"metrics of stack {spec.stack}",
+        MetricDataQueries=[{"Id": i, **queries[key]} for i, key in ids.items()],
+        StartTime=end - timedelta(hours=1),
+        EndTime=end,
+    ):
+        values[ids[result["Id"]]] += result.get("Values") or []
     totals: dict[str, Any] = {key: int(sum(found)) if found else NO_DATA
                               for key, found in values.items()}  # fmt: skip
     success = values["firehose_success_last_hour"]

@@ -62,13 +62,9 @@ class AwsTarget(Target):
     @cached_property
     def spec(self) -> StackSpec:
         """Names and desired configuration; asks STS for the account once."""
-        from orderpipe.targets.aws.errors import aws_errors
-
-        with aws_errors("sts.get_caller_identity", "the caller's account"):
-            account = self.session.account
         return StackSpec(
             settings=self.settings,
-            account=account,
+            account=self.session.account,
             region=self.session.region,
             partition=self.session.partition,
             options=self.options,
@@ -92,9 +88,13 @@ class AwsTarget(Target):
     def dashboards(self) -> Dashboards:
         return Dashboards(self.reader)
 
+    @property
+    def executor(self) -> Executor:
+        return Executor(self.session, sleep=self.sleep, show=self.show_progress)
+
     def apply(self, plan: list[Action]) -> None:
         """Apply an `up` or a `down` plan (the actions carry everything they need)."""
-        Executor(self.session, sleep=self.sleep, show=self.show_progress).run(plan)
+        self.executor.run(plan)
 
     def status(self) -> StatusReport:
         return collect(self.reader, self.state.agent)
@@ -123,14 +123,14 @@ class AwsTarget(Target):
         scripts = self.bucket("scripts")
         spot = bool(recorded_launch_settings(self.session, scripts).get("spot"))  # `up --spot`
         return launch_generator(
-            self.session, self.names, count=count, rate=rate, seed=seed, scripts_bucket=scripts,
+            self.reader, count=count, rate=rate, seed=seed, executor=self.executor,
             sleep=self.sleep, spot=spot,
         )  # fmt: skip
 
     def stop_generator(self) -> list[str]:
         from orderpipe.targets.aws.ec2 import stop_generator
 
-        return stop_generator(self.session, self.names)
+        return stop_generator(self.reader, self.executor)
 
     def delivery_stream(self) -> DeliveryStream:
         from orderpipe.targets.aws.firehose import FirehoseStream
@@ -169,9 +169,7 @@ class AwsTarget(Target):
 
     def _refresh_job_artifacts(self) -> None:
         """The script and package in S3 must be the ones of this checkout before a run."""
-        stale = Planner(self.reader, self.artifacts).uploads()
-        if stale:
-            Executor(self.session, sleep=self.sleep, show=self.show_progress).run(stale)
+        self.apply(Planner(self.reader, self.artifacts).uploads())
 
     def transform_runs(self, limit: int = 10) -> list[RunSummary]:
         from orderpipe.targets.aws.glue_run import job_runs

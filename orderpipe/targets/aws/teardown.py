@@ -17,6 +17,21 @@ from orderpipe.targets.aws.schedule import plan_teardown
 from orderpipe.targets.base import Action
 
 
+def terminate(ids: list[str]) -> list[Action]:
+    """Terminate instances and wait until they are gone (`down`, `generate --stop`)."""
+    label = f"instances {', '.join(ids)}"
+    return [
+        act("delete", label, "ec2.terminate_instances", "the order generator", InstanceIds=ids),
+        act(
+            "wait",
+            label,
+            WAIT_TERMINATED,
+            "their security group is in use until then",
+            InstanceIds=ids,
+        ),
+    ]
+
+
 class Teardown:
     def __init__(self, reader: Reader) -> None:
         self.reader = reader
@@ -37,27 +52,8 @@ class Teardown:
         return plan if any(a.verb != "keep" for a in plan) else []
 
     def instances(self) -> list[Action]:
-        steps = []
-        instances = self.reader.instances()
-        if instances:
-            ids = sorted(i["InstanceId"] for i in instances)
-            label = f"instances {', '.join(ids)}"
-            steps += [
-                act(
-                    "delete",
-                    label,
-                    "ec2.terminate_instances",
-                    "the order generator",
-                    InstanceIds=ids,
-                ),
-                act(
-                    "wait",
-                    label,
-                    WAIT_TERMINATED,
-                    "their security group is in use until then",
-                    InstanceIds=ids,
-                ),
-            ]
+        ids = sorted(i["InstanceId"] for i in self.reader.instances())
+        steps = terminate(ids) if ids else []
         for group in self.reader.security_groups():
             steps.append(
                 act(
