@@ -22,7 +22,7 @@ from orderpipe.targets.aws.dashboard_specs import (
     fingerprint,
 )
 from orderpipe.targets.aws.errors import ACCESS_DENIED
-from orderpipe.targets.aws.planner import act
+from orderpipe.targets.aws.planner import act, delete_if
 from orderpipe.targets.aws.reader import Reader, policy_document
 from orderpipe.targets.base import Action
 
@@ -56,7 +56,7 @@ class Dashboards:
 
     # reading -------------------------------------------------------------------------------
     def _get(self, service: str, method: str, resource: str, **kwargs: Any) -> Any:
-        return self.reader._get(service, method, resource, **kwargs)
+        return self.session.call(service, method, resource=resource, missing=None, **kwargs)
 
     def _qs(self, method: str, resource: str, **kwargs: Any) -> Any:
         return self._get("quicksight", method, resource, AwsAccountId=self.account, **kwargs)
@@ -289,66 +289,38 @@ class Dashboards:
 
     def plan_down(self) -> list[Action]:
         """What exists of the dashboards, dashboard before its data sets before their source."""
-        d, steps = self.d, []
+        d, account, steps = self.d, self.account, []
         if self.quicksight_enabled(denied_is_none=True):
-            if self._qs("describe_dashboard", d.dashboard_id, DashboardId=d.dashboard_id):
-                steps.append(
-                    act(
-                        "delete",
-                        f"quicksight dashboard {d.dashboard_id}",
-                        "quicksight.delete_dashboard",
-                        "",
-                        AwsAccountId=self.account,
-                        DashboardId=d.dashboard_id,
-                    )
-                )
-            for key in DATA_SETS:
-                set_id = d.data_set_id(key)
-                if self._qs("describe_data_set", set_id, DataSetId=set_id):
-                    steps.append(
-                        act(
-                            "delete",
-                            f"quicksight data set {set_id}",
-                            "quicksight.delete_data_set",
-                            "",
-                            AwsAccountId=self.account,
-                            DataSetId=set_id,
-                        )
-                    )
-            if self._qs("describe_data_source", d.data_source_id, DataSourceId=d.data_source_id):
-                steps.append(
-                    act(
-                        "delete",
-                        f"quicksight data source {d.data_source_id}",
-                        "quicksight.delete_data_source",
-                        "",
-                        AwsAccountId=self.account,
-                        DataSourceId=d.data_source_id,
-                    )
-                )
-            if self.role_policy().state in {"ok", "drift"}:
-                steps.append(
-                    act(
-                        "delete",
-                        f"policy {d.quicksight_policy} on {QUICKSIGHT_ROLE}",
-                        "iam.delete_role_policy",
-                        "the role itself is QuickSight's",
-                        RoleName=QUICKSIGHT_ROLE,
-                        PolicyName=d.quicksight_policy,
-                    )
-                )
+            dash_id, source_id = d.dashboard_id, d.data_source_id
+            steps += delete_if(
+                self._qs("describe_dashboard", dash_id, DashboardId=dash_id),
+                f"quicksight dashboard {dash_id}", "quicksight.delete_dashboard", "",
+                AwsAccountId=account, DashboardId=dash_id,
+            )  # fmt: skip
+            for set_id in map(d.data_set_id, DATA_SETS):
+                steps += delete_if(
+                    self._qs("describe_data_set", set_id, DataSetId=set_id),
+                    f"quicksight data set {set_id}", "quicksight.delete_data_set", "",
+                    AwsAccountId=account, DataSetId=set_id,
+                )  # fmt: skip
+            steps += delete_if(
+                self._qs("describe_data_source", source_id, DataSourceId=source_id),
+                f"quicksight data source {source_id}", "quicksight.delete_data_source", "",
+                AwsAccountId=account, DataSourceId=source_id,
+            )  # fmt: skip
+            policy = self.role_policy()
+            steps += delete_if(
+                policy if policy.state in {"ok", "drift"} else None,
+                f"policy {d.quicksight_policy} on {QUICKSIGHT_ROLE}", "iam.delete_role_policy",
+                "the role itself is QuickSight's", RoleName=QUICKSIGHT_ROLE,
+                PolicyName=d.quicksight_policy,
+            )  # fmt: skip
         name = d.cloudwatch_name
-        if self._get("cloudwatch", "get_dashboard", name, DashboardName=name) is not None:
-            steps.append(
-                act(
-                    "delete",
-                    f"cloudwatch dashboard {name}",
-                    "cloudwatch.delete_dashboards",
-                    "",
-                    DashboardNames=[name],
-                )
-            )
-        return steps
+        return steps + delete_if(
+            self._get("cloudwatch", "get_dashboard", name, DashboardName=name),
+            f"cloudwatch dashboard {name}", "cloudwatch.delete_dashboards", "",
+            DashboardNames=[name],
+        )  # fmt: skip
 
     def status(self) -> DashboardsStatus:
         items, notes = self.items()

@@ -32,6 +32,11 @@ def act(verb: str, resource: str, api: str, reason: str, **params: Any) -> Actio
     )
 
 
+def delete_if(found: Any, resource: str, api: str, reason: str, **params: Any) -> list[Action]:
+    """The step deleting what a reader `found` (nothing when it found nothing: None)."""
+    return [] if found is None else [act("delete", resource, api, reason, **params)]
+
+
 def _lifecycle_key(rules: Iterable[dict[str, Any]] | None) -> list[tuple[Any, ...]]:
     """What matters of lifecycle rules, independent of how AWS echoes defaults back."""
     key = []

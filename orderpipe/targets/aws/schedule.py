@@ -24,7 +24,7 @@ import time
 from orderpipe.errors import NotReadyError, UsageError
 from orderpipe.job.summary import RunSummary
 from orderpipe.results import ScheduleCost, ScheduleInfo, Trigger, WorkflowRun
-from orderpipe.targets.aws.planner import act
+from orderpipe.targets.aws.planner import act, delete_if
 from orderpipe.targets.aws.reader import Reader
 from orderpipe.targets.base import Action
 
@@ -158,21 +158,22 @@ def plan_clear(reader: Reader) -> list[Action]:
     """Delete the triggers (the empty workflow stays until `down`)."""
     stack = reader.spec.stack
     return [
-        act("delete", f"trigger {name}", "glue.delete_trigger", "no more scheduled runs", Name=name)
+        step
         for name in (job_trigger(stack), crawl_trigger(stack))
-        if reader.trigger(name) is not None
-    ]
+        for step in delete_if(
+            reader.trigger(name), f"trigger {name}", "glue.delete_trigger",
+            "no more scheduled runs", Name=name,
+        )
+    ]  # fmt: skip
 
 
 def plan_teardown(reader: Reader) -> list[Action]:
     """`down`: the triggers, then the workflow."""
     workflow = workflow_name(reader.spec.stack)
-    steps = plan_clear(reader)
-    if reader.workflow(workflow) is not None:
-        steps.append(
-            act("delete", f"workflow {workflow}", "glue.delete_workflow", "schedule", Name=workflow)
-        )
-    return steps
+    return plan_clear(reader) + delete_if(
+        reader.workflow(workflow), f"workflow {workflow}", "glue.delete_workflow", "schedule",
+        Name=workflow,
+    )  # fmt: skip
 
 
 def scheduled_every(reader: Reader) -> float | None:

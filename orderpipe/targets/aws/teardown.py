@@ -10,7 +10,13 @@ Only what exists is listed, so a second `down` finds nothing to do.
 from __future__ import annotations
 
 from orderpipe.settings import BUCKET_ROLES
-from orderpipe.targets.aws.planner import EMPTY_BUCKET, WAIT_STREAM_DELETED, WAIT_TERMINATED, act
+from orderpipe.targets.aws.planner import (
+    EMPTY_BUCKET,
+    WAIT_STREAM_DELETED,
+    WAIT_TERMINATED,
+    act,
+    delete_if,
+)
 from orderpipe.targets.aws.reader import Reader
 from orderpipe.targets.aws.resources import SERVICES
 from orderpipe.targets.aws.schedule import plan_teardown
@@ -67,105 +73,60 @@ class Teardown:
         return steps
 
     def alarms(self) -> list[Action]:
-        spec = self.spec
+        spec, read = self.spec, self.reader
+        rule = read.rule()
         steps = []
-        rule = self.reader.rule()
-        if rule is not None:
-            if rule["targets"]:
-                steps.append(
-                    act(
-                        "delete",
-                        f"rule {spec.glue_rule} targets",
-                        "events.remove_targets",
-                        "a rule with targets cannot be deleted",
-                        Rule=spec.glue_rule,
-                        Ids=sorted(rule["targets"]),
-                    )
-                )
+        if rule is not None and rule["targets"]:
             steps.append(
-                act(
-                    "delete",
-                    f"rule {spec.glue_rule}",
-                    "events.delete_rule",
-                    "Glue failure alerts",
-                    Name=spec.glue_rule,
-                )
-            )
-        if self.reader.alarm() is not None:
-            steps.append(
-                act(
-                    "delete",
-                    f"alarm {spec.firehose_alarm}",
-                    "cloudwatch.delete_alarms",
-                    "Firehose failure alerts",
-                    AlarmNames=[spec.firehose_alarm],
-                )
-            )
-        if self.reader.topic() is not None:
-            steps.append(
-                act(
-                    "delete",
-                    f"topic {spec.topic}",
-                    "sns.delete_topic",
-                    "with its subscriptions",
-                    TopicArn=spec.topic_arn,
-                )
-            )
-        return steps
+                act("delete", f"rule {spec.glue_rule} targets", "events.remove_targets",
+                    "a rule with targets cannot be deleted", Rule=spec.glue_rule,
+                    Ids=sorted(rule["targets"]))
+            )  # fmt: skip
+        return [
+            *steps,
+            *delete_if(
+                rule, f"rule {spec.glue_rule}", "events.delete_rule", "Glue failure alerts",
+                Name=spec.glue_rule,
+            ),
+            *delete_if(
+                read.alarm(), f"alarm {spec.firehose_alarm}", "cloudwatch.delete_alarms",
+                "Firehose failure alerts", AlarmNames=[spec.firehose_alarm],
+            ),
+            *delete_if(
+                read.topic(), f"topic {spec.topic}", "sns.delete_topic", "with its subscriptions",
+                TopicArn=spec.topic_arn,
+            ),
+        ]  # fmt: skip
 
     def workgroup(self) -> list[Action]:
         spec = self.spec
-        if self.reader.workgroup() is None:
-            return []
-        return [
-            act(
-                "delete",
-                f"workgroup {spec.workgroup}",
-                "athena.delete_work_group",
-                "with its saved queries",
-                WorkGroup=spec.workgroup,
-                RecursiveDeleteOption=True,
-            )
-        ]
+        return delete_if(
+            self.reader.workgroup(), f"workgroup {spec.workgroup}", "athena.delete_work_group",
+            "with its saved queries", WorkGroup=spec.workgroup, RecursiveDeleteOption=True,
+        )  # fmt: skip
 
     def glue(self) -> list[Action]:
-        spec = self.spec
+        spec, read = self.spec, self.reader
+        crawler = read.crawler()
+        label = f"crawler {spec.crawler}"
         steps = []
-        crawler = self.reader.crawler()
-        if crawler is not None:
-            label = f"crawler {spec.crawler}"
-            if crawler.get("State") == "RUNNING":
-                steps.append(
-                    act(
-                        "update",
-                        label,
-                        "glue.stop_crawler",
-                        "a running crawler cannot be deleted",
-                        Name=spec.crawler,
-                    )
-                )
-            steps.append(act("delete", label, "glue.delete_crawler", "", Name=spec.crawler))
-        if self.reader.job() is not None:
+        if (crawler or {}).get("State") == "RUNNING":
             steps.append(
-                act(
-                    "delete",
-                    f"job {spec.job}",
-                    "glue.delete_job",
-                    "with its bookmarks",
-                    JobName=spec.job,
-                )
-            )
-        if self.reader.database() is not None:
-            steps.append(
-                act(
-                    "delete",
-                    f"database {spec.database}",
-                    "glue.delete_database",
-                    "with its tables; the data stays in S3 until its bucket goes",
-                    Name=spec.database,
-                )
-            )
-        return steps
+                act("update", label, "glue.stop_crawler", "a running crawler cannot be deleted",
+                    Name=spec.crawler)
+            )  # fmt: skip
+        return [
+            *steps,
+            *delete_if(crawler, label, "glue.delete_crawler", "", Name=spec.crawler),
+            *delete_if(
+                read.job(), f"job {spec.job}", "glue.delete_job", "with its bookmarks",
+                JobName=spec.job,
+            ),
+            *delete_if(
+                read.database(), f"database {spec.database}", "glue.delete_database",
+                "with its tables; the data stays in S3 until its bucket goes", Name=spec.database,
+            ),
+        ]  # fmt: skip
 
     def stream(self) -> list[Action]:
         spec = self.spec
@@ -174,32 +135,15 @@ class Teardown:
         if stream is not None and not stream["status"].startswith("DELETING"):
             label = f"delivery stream {spec.stream}"
             steps += [
-                act(
-                    "delete",
-                    label,
-                    "firehose.delete_delivery_stream",
-                    "stops ingestion",
-                    DeliveryStreamName=spec.stream,
-                ),
-                act(
-                    "wait",
-                    label,
-                    WAIT_STREAM_DELETED,
-                    "it still writes until gone",
-                    DeliveryStreamName=spec.stream,
-                ),
-            ]
-        if self.reader.log_group() is not None:
-            steps.append(
-                act(
-                    "delete",
-                    f"log group {spec.log_group}",
-                    "logs.delete_log_group",
-                    "Firehose's delivery log",
-                    logGroupName=spec.log_group,
-                )
-            )
-        return steps
+                act("delete", label, "firehose.delete_delivery_stream", "stops ingestion",
+                    DeliveryStreamName=spec.stream),
+                act("wait", label, WAIT_STREAM_DELETED, "it still writes until gone",
+                    DeliveryStreamName=spec.stream),
+            ]  # fmt: skip
+        return steps + delete_if(
+            self.reader.log_group(), f"log group {spec.log_group}", "logs.delete_log_group",
+            "Firehose's delivery log", logGroupName=spec.log_group,
+        )  # fmt: skip
 
     def roles(self) -> list[Action]:
         spec = self.spec
