@@ -86,7 +86,7 @@ def is_already_exists(exc: BaseException) -> bool:
 
 
 def operation_name(api: str) -> str:
-    """ "glue.get_crawler" → "GetCrawler", the name AWS and IAM give the call."""
+    """The name AWS and IAM give a call: "glue.get_crawler" → "GetCrawler"."""
     method = api.split(".", 1)[-1]
     return "".join(part[:1].upper() + part[1:] for part in method.split("_"))
 
