@@ -113,7 +113,8 @@ def test_up_status_down_through_the_cli_against_a_moto_server(
 ) -> None:
     dry = aws_cli(env, "up", "--dry-run")
     assert "nothing was changed" in dry.stderr
-    for resource in (bucket("raw"), f"{STACK}-glue-role", f"{STACK}-orders", f"{STACK}-workgroup"):
+    for resource in (bucket("raw"), f"{STACK}-glue-role", f"{STACK}-orders", f"{STACK}-workgroup",
+                     f"{STACK}-generator"):  # fmt: skip
         assert resource in dry.stderr
     assert "no TLS-only policy: the endpoint is plain HTTP" in dry.stderr
     assert leftovers(endpoint) == []
