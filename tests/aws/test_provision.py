@@ -284,6 +284,8 @@ def test_the_generator_security_group_is_planned_made_by_up_and_removed_by_down(
     )  # fmt: skip
     [mend] = target.plan_up()  # an inbound rule added by hand is drift
     assert mend.api == "ec2.revoke_security_group_ingress"
+    [row] = [r for r in target.status().resources if r.kind == "security group"]
+    assert (row.name, row.state) == ("shop-generator", "drift: revoke_security_group_ingress")
     target.apply([mend])
     assert target.plan_up() == []
 

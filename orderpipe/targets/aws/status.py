@@ -83,6 +83,11 @@ def collect(reader: Reader, agent: Path) -> StatusReport:
     ]  # fmt: skip
     for kind, name, found, drift, setting in plain:
         rows.append(_row(kind, name, _state(found, drift), **{setting: (found or {}).get(setting)}))
+    vpc = reader.default_vpc()
+    if vpc is not None:  # none: `up` makes no security group (`generate` says why)
+        group = reader.security_group(vpc)
+        state = _state(group, planner.security_group)
+        rows.append(_row("security group", spec.security_group, state, vpc=vpc))
     stream = reader.stream()
     dest = (stream or {}).get("destination", {})
     rows.append(
