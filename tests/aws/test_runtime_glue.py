@@ -20,14 +20,17 @@ from moto.moto_api import state_manager
 from rich.console import Console
 
 from orderpipe.errors import JobFailed, OrderpipeError
-from orderpipe.settings import StackNames
+from orderpipe.settings import Settings, StackNames
 from orderpipe.targets.aws.glue_run import job_runs, run_job, start_crawl
+from orderpipe.targets.aws.reader import Reader
+from orderpipe.targets.aws.resources import StackSpec
 from orderpipe.targets.aws.session import AwsSession
 from orderpipe.targets.base import JobParams
 
 NAMES = StackNames("rt")
 LAKE = "rt-lake-123456789012-eu-west-1"
 REGION = "eu-west-1"
+SPEC = StackSpec(settings=Settings(stack="rt"), account="123456789012", region=REGION)
 
 
 class FakeTime:
@@ -114,7 +117,7 @@ def test_crawl_waits_with_backoff_and_reports_the_tables_and_partitions_it_added
     seen: list[str] = []
 
     result = start_crawl(
-        session, NAMES, sleep=fake.sleep, clock=fake.clock,
+        Reader(session, SPEC), sleep=fake.sleep, clock=fake.clock,
         on_progress=lambda p: seen.append(p["state"]),
     )  # fmt: skip
 
@@ -140,7 +143,7 @@ def test_a_second_crawl_counts_only_new_partitions(session):
     crawls = _backend().get_crawler(NAMES.crawler).crawls
     fake = FakeTime(lambda: (crawler_works(), crawls[-1].advance()))
 
-    result = start_crawl(session, NAMES, sleep=fake.sleep, clock=fake.clock)
+    result = start_crawl(Reader(session, SPEC), sleep=fake.sleep, clock=fake.clock)
 
     assert result.state == "SUCCEEDED"
     assert result.tables_added == []
@@ -151,11 +154,11 @@ def test_a_running_crawler_is_reported_and_waited_for(session):
     state_manager.set_transition("glue::crawl", {"progression": "manual", "times": 2})
     boto3.client("glue").start_crawler(Name=NAMES.crawler)
 
-    assert start_crawl(session, NAMES, wait=False).state == "ALREADY_RUNNING"
+    assert start_crawl(Reader(session, SPEC), wait=False).state == "ALREADY_RUNNING"
 
     crawls = _backend().get_crawler(NAMES.crawler).crawls
     fake = FakeTime(lambda: crawls[-1].advance())
-    result = start_crawl(session, NAMES, sleep=fake.sleep, clock=fake.clock)
+    result = start_crawl(Reader(session, SPEC), sleep=fake.sleep, clock=fake.clock)
     assert result.state == "SUCCEEDED"
     assert "already running" in result.message
     assert len(crawls) == 1  # no second crawl was started
@@ -169,7 +172,7 @@ def test_a_failed_crawl_says_why_and_where_the_logs_are(session):
         crawls[-1].status = "FAILED"
 
     fake = FakeTime(crawl_fails)
-    result = start_crawl(session, NAMES, sleep=fake.sleep, clock=fake.clock)
+    result = start_crawl(Reader(session, SPEC), sleep=fake.sleep, clock=fake.clock)
 
     assert result.state == "FAILED"
     assert "/aws-glue/crawlers" in result.message and NAMES.crawler in result.message
@@ -180,7 +183,7 @@ def test_a_crawl_that_never_ends_stops_waiting_at_the_timeout(session):
     fake = FakeTime()
 
     with pytest.raises(OrderpipeError, match="still running after 600s"):
-        start_crawl(session, NAMES, sleep=fake.sleep, clock=fake.clock, timeout=600)
+        start_crawl(Reader(session, SPEC), sleep=fake.sleep, clock=fake.clock, timeout=600)
 
     assert 600 <= fake.now < 700
     assert max(fake.sleeps) <= 30  # the backoff is capped
@@ -189,7 +192,7 @@ def test_a_crawl_that_never_ends_stops_waiting_at_the_timeout(session):
 def test_a_missing_crawler_says_to_run_up(session):
     boto3.client("glue").delete_crawler(Name=NAMES.crawler)
     with pytest.raises(OrderpipeError, match=r"rt-raw-crawler does not exist: run `orderpipe"):
-        start_crawl(session, NAMES, sleep=FakeTime().sleep)
+        start_crawl(Reader(session, SPEC), sleep=FakeTime().sleep)
 
 
 # job ----------------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ from typing import Any
 from orderpipe import console
 from orderpipe.errors import JobFailed, OrderpipeError
 from orderpipe.job.summary import RunSummary, iso
-from orderpipe.job.transform import QUARANTINE_TABLE, TRANSFORMED_TABLE
 from orderpipe.settings import StackNames
+from orderpipe.targets.aws.reader import Reader
 from orderpipe.targets.aws.session import AwsSession
 from orderpipe.targets.base import CrawlResult, JobParams
 
@@ -60,8 +60,7 @@ def _next_delay(delay: float, cap: float) -> float:
 
 
 def start_crawl(
-    session: AwsSession,
-    names: StackNames,
+    reader: Reader,
     *,
     wait: bool = True,
     sleep: Sleep = time.sleep,
@@ -70,12 +69,13 @@ def start_crawl(
     on_progress: Progress | None = None,
 ) -> CrawlResult:
     """Start the crawler (or find it already running) and, with `wait`, follow it to the end."""
+    names = reader.spec.names
     resource = f"crawler {names.crawler}"
-    before = catalog_snapshot(session, names)
-    previous_start = _crawler(session, names).get("LastCrawl", {}).get("StartTime")
+    before = reader.crawled_partitions()
+    previous_start = _crawler(reader).get("LastCrawl", {}).get("StartTime")
     started = clock()
     already = (
-        session.call(
+        reader.session.call(
             "glue",
             "start_crawler",
             resource=resource,
@@ -92,7 +92,7 @@ def start_crawl(
 
     delay = 2.0
     while True:
-        crawler = _crawler(session, names)
+        crawler = _crawler(reader)
         last = crawler.get("LastCrawl", {})
         elapsed = clock() - started
         if on_progress is not None:
@@ -110,7 +110,7 @@ def start_crawl(
         sleep(delay)
         delay = _next_delay(delay, 30.0)
 
-    after = catalog_snapshot(session, names)
+    after = reader.crawled_partitions()
     state = CRAWL_STATES.get(str(last.get("Status", "")), "FAILED")
     added = sorted(set(after) - set(before))
     message = "the crawler was already running; waited for that crawl" if already else ""
@@ -131,50 +131,13 @@ def start_crawl(
     )
 
 
-def _crawler(session: AwsSession, names: StackNames) -> dict[str, Any]:
-    found = session.call(
-        "glue",
-        "get_crawler",
-        resource=f"crawler {names.crawler}",
-        Name=names.crawler,
-        missing=OrderpipeError(
-            f"crawler {names.crawler} does not exist: run `orderpipe --target aws up`."
-        ),
-    )
-    return dict(found["Crawler"])
-
-
-def catalog_snapshot(session: AwsSession, names: StackNames) -> dict[str, int]:
-    """Partition count per crawler-made table of the stack's database (the job's own tables
-    are left out: the crawler never writes them)."""
-    tables = session.items(
-        "glue",
-        "get_tables",
-        "TableList",
-        resource=f"database {names.database}",
-        missing=[],
-        DatabaseName=names.database,
-    )
-    return {
-        table["Name"]: partition_count(session, names.database, table["Name"])
-        if table.get("PartitionKeys")
-        else 0
-        for table in tables
-        if table["Name"] not in (TRANSFORMED_TABLE, QUARANTINE_TABLE)
-    }
-
-
-def partition_count(session: AwsSession, database: str, table: str) -> int:
-    partitions = session.items(
-        "glue",
-        "get_partitions",
-        "Partitions",
-        resource=f"table {database}.{table}",
-        DatabaseName=database,
-        TableName=table,
-        ExcludeColumnSchema=True,
-    )
-    return len(partitions)
+def _crawler(reader: Reader) -> dict[str, Any]:
+    found = reader.crawler()
+    if found is None:
+        raise OrderpipeError(
+            f"crawler {reader.spec.crawler} does not exist: run `orderpipe --target aws up`."
+        )
+    return found
 
 
 # job ----------------------------------------------------------------------------------------

@@ -228,6 +228,37 @@ class Reader:
         )
         return None if found is None else found["Table"]
 
+    def partition_count(self, table: str) -> int:
+        database = self.spec.database
+        partitions = self._list(
+            "glue",
+            "get_partitions",
+            "Partitions",
+            f"table {database}.{table}",
+            DatabaseName=database,
+            TableName=table,
+            ExcludeColumnSchema=True,
+        )
+        return len(partitions)
+
+    def crawled_partitions(self) -> dict[str, int]:
+        """Partition count per crawler-made table of the stack's database (the models' own
+        tables are left out: the crawler never writes them); {} without the database."""
+        database = self.spec.database
+        tables = self.session.items(
+            "glue",
+            "get_tables",
+            "TableList",
+            resource=f"database {database}",
+            missing=[],
+            DatabaseName=database,
+        )
+        return {
+            table["Name"]: self.partition_count(table["Name"]) if table.get("PartitionKeys") else 0
+            for table in tables
+            if table["Name"] not in self.spec.tables
+        }
+
     def workflow(self, name: str) -> dict[str, Any] | None:
         found = self._get("glue", "get_workflow", f"workflow {name}", Name=name)
         return None if found is None else found["Workflow"]

@@ -20,7 +20,7 @@ from orderpipe.freshness import RawObject, lag_figures, last_success, when
 from orderpipe.job.summary import RunSummary
 from orderpipe.results import Figure, Lag, ResourceRow, StatusReport
 from orderpipe.settings import BUCKET_ROLES, RAW_PREFIX
-from orderpipe.targets.aws.glue_run import CRAWL_STATES, catalog_snapshot, job_runs, partition_count
+from orderpipe.targets.aws.glue_run import CRAWL_STATES, job_runs
 from orderpipe.targets.aws.planner import Planner
 from orderpipe.targets.aws.reader import Reader
 from orderpipe.targets.aws.resources import SERVICES
@@ -297,9 +297,7 @@ def freshness(reader: Reader, crawler: dict[str, Any] | None) -> dict[str, Figur
             _when(newest["LastModified"]) if isinstance(newest, dict) else newest
         )
     if reader.database() is not None:
-        found["raw_partitions"] = _attempt(
-            lambda: sum(catalog_snapshot(reader.session, spec.names).values())
-        )
+        found["raw_partitions"] = _attempt(lambda: sum(reader.crawled_partitions().values()))
         for table in spec.tables:
             found[f"{table}_partitions"] = _attempt(partial(_table_partitions, reader, table))
     if crawler is not None:
@@ -350,7 +348,7 @@ def _table_partitions(reader: Reader, table: str) -> int | None:
     found = reader.table(table)
     if found is None or not found.get("PartitionKeys"):
         return None
-    return partition_count(reader.session, reader.spec.database, table)
+    return reader.partition_count(table)
 
 
 def last_hour_metrics(reader: Reader, now: datetime | None = None) -> dict[str, Any]:

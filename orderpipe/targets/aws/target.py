@@ -140,7 +140,7 @@ class AwsTarget(Target):
     def crawl(self, wait: bool = True) -> CrawlResult:
         from orderpipe.targets.aws.glue_run import start_crawl
 
-        return start_crawl(self.session, self.names, wait=wait, sleep=self.sleep)
+        return start_crawl(self.reader, wait=wait, sleep=self.sleep)
 
     def run_transform(self, params: JobParams, wait: bool = True) -> RunSummary:
         from orderpipe import console
