@@ -67,7 +67,7 @@ class StatusReport:
     runs: tuple[RunSummary, ...] = ()  # newest first
     figures: Mapping[str, Figure] = field(default_factory=dict)  # counts and freshness, by name
     lag: Lag | None = None  # None: there is no raw data store to measure it on
-    message: str | None = None  # what to do next; None: nothing to say (no key in the JSON)
+    message: str = ""  # what to do next; "" when there is nothing to say
     home: str | None = None
     stack: str | None = None
     account: str | None = None
@@ -79,9 +79,9 @@ class StatusReport:
         return {**self.figures, **(self.lag.to_json() if self.lag else {})}
 
     def to_json(self) -> dict[str, object]:
-        """The shape `status --format json` has always printed (design.md §3.1): where the stack
-        is, `resources`, `runs`, `freshness`, and `lag_seconds` at the top level (not for a home
-        with nothing in it)."""
+        """`status --format json` (design.md §3.1): where the stack is, `resources`, `runs`,
+        `freshness`, `lag_seconds` at the top level (null where it cannot be measured) and
+        `message` ("" when there is nothing to do) — the same keys on every target, always."""
         where = {"home": self.home, "stack": self.stack, "account": self.account,
                  "region": self.region}  # fmt: skip
         report: dict[str, object] = {
@@ -90,11 +90,9 @@ class StatusReport:
             "resources": [row.to_json() for row in self.resources],
             "runs": [run.to_json() for run in self.runs],
             "freshness": self.freshness,
+            "lag_seconds": self.lag.lag_seconds if self.lag else None,
+            "message": self.message,
         }
-        if self.resources:
-            report["lag_seconds"] = self.lag.lag_seconds if self.lag else None
-        if self.message is not None:
-            report["message"] = self.message
         return report
 
 

@@ -1,5 +1,6 @@
 """`status --format json` keeps its shape on both targets (design.md §3.1): the keys below were
-written down from the output before the report became a typed StatusReport; scripts read them."""
+written down from the output before the report became a typed StatusReport (scripts read them),
+plus `message` and `lag_seconds`, now present in every report of every target."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from helpers import cli
 ROW = {"kind", "name", "state", "detail"}
 LAG = {"lag_seconds", "raw_objects_waiting", "newest_queryable_at"}
 RUN = {"run_id", "started_at", "state", "records_read", "transformed", "quarantined_total"}
-LOCAL = {"target", "home", "resources", "runs", "freshness", "lag_seconds"}
+COMMON = {"target", "resources", "runs", "freshness", "lag_seconds", "message"}
+LOCAL = {*COMMON, "home"}
 LOCAL_FRESHNESS = {"transformed_rows", "quarantined_rows", "newest_order_in_table",
                    "newest_order_in_raw", *LAG}  # fmt: skip
-AWS = {"target", "stack", "account", "region", "resources", "runs", "freshness", "lag_seconds",
-       "message"}  # fmt: skip
+AWS = {*COMMON, "stack", "account", "region"}
 AWS_METRICS = {"firehose_records_last_hour", "firehose_success_last_hour",
                "athena_scanned_bytes_last_hour"}  # fmt: skip
 AWS_FRESHNESS = {*AWS_METRICS, *LAG, "newest_raw_object", "raw_partitions", "last_crawl",
@@ -30,13 +31,13 @@ def status(*args: str) -> dict[str, Any]:
 
 def test_local_status_json_keeps_its_keys(home: Path) -> None:
     empty = status("--home", str(home))
-    assert set(empty) == {"target", "home", "resources", "runs", "freshness", "message"}
+    assert set(empty) == LOCAL and empty["lag_seconds"] is None
     assert empty["resources"] == [] and "orderpipe up" in empty["message"]
 
     for command in (["generate", "--count", "200", "--seed", "3"], ["transform", "run"]):
         cli(home, *command)
     report = status("--home", str(home))
-    assert set(report) == LOCAL and report["target"] == "local"
+    assert set(report) == LOCAL and report["target"] == "local" and report["message"] == ""
     assert {frozenset(row) for row in report["resources"]} == {frozenset(ROW)}
     assert set(report["freshness"]) == LOCAL_FRESHNESS
     assert report["lag_seconds"] == report["freshness"]["lag_seconds"] == 0
