@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from orderpipe import console
 from orderpipe.commands import settings_of
@@ -31,7 +30,7 @@ def _dashboards(ctx: typer.Context) -> tuple[Target, HostedDashboards]:
 
 def _notes(notes: Iterable[str]) -> None:
     for note in notes:
-        console.warn(escape(note))
+        console.warn(note)
 
 
 @dashboard_app.command("up")

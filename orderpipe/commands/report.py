@@ -25,8 +25,6 @@ def report(
     ] = False,
 ) -> None:
     """Write an HTML dashboard: headline figures and interactive charts, viewable offline."""
-    from rich.markup import escape
-
     from orderpipe import report as core
     from orderpipe.fsutil import atomic_write
     from orderpipe.targets import get_target
@@ -44,7 +42,7 @@ def report(
         detail = f"{len(results)} queries, {len(page) / 1024:,.0f} KB → {out}"
         if data.scan_summary:
             detail += f"; {data.scan_summary}"
-        stage["detail"] = escape(detail)
+        stage["detail"] = detail  # plain text: the stage escapes it
     if open_:
         import webbrowser
 
@@ -53,14 +51,12 @@ def report(
 
 def _lag(target: Target) -> Lag | None:
     """The lag card's figures; when they cannot be read the card stays blank, not the report."""
-    from rich.markup import escape
-
     from orderpipe.errors import OrderpipeError
 
     try:
         return target.lag()
     except OrderpipeError as exc:
-        console.warn(f"lag unknown ({escape(str(exc))})")
+        console.warn(f"lag unknown ({exc})")
         return None
 
 

@@ -92,6 +92,12 @@ def test_each_named_query_returns_on_duckdb_the_columns_it_names_for_athena(
     assert [c.lower() for c in result.columns] == [c.lower() for c in named]
 
 
+def test_report_names_the_file_it_wrote_as_given(lake: Path, tmp_path: Path) -> None:
+    out = tmp_path / "[b]page.html"  # a name Rich would read as markup
+    said = cli(lake, "report", "--out", out).said
+    assert out.is_file() and f"→ {out}" in said
+
+
 def test_a_failed_query_exits_1_with_one_sentence(lake: Path) -> None:
     result = cli(lake, "query", "sql", "SELECT no_such_column FROM transformed_orders", code=1)
     assert result.stdout == "" and result.stderr.startswith("Error:")
