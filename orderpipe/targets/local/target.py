@@ -46,7 +46,6 @@ class LocalTarget(Target):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.layout = HomeLayout.of(settings.home)
-        self.home = self.layout.root
 
     # layout --------------------------------------------------------------------------------
     def bucket(self, role: str) -> Path:
@@ -71,8 +70,8 @@ class LocalTarget(Target):
     def require_home(self) -> None:
         if not self.state_dir.is_dir():
             raise NotReadyError(
-                f"there is no pipeline at {self.home}: run `orderpipe up` or `orderpipe generate` "
-                "first (or pass the right --home)."
+                f"there is no pipeline at {self.layout.root}: run `orderpipe up` or "
+                "`orderpipe generate` first (or pass the right --home)."
             )
         home.check_stack(self.layout, self.names.stack)
 
@@ -109,18 +108,14 @@ class LocalTarget(Target):
             self.bucket("raw"), self.state.firehose_spool, self.names.delivery_stream
         )
 
-    @property
-    def _crawl_state(self) -> Path:
-        return self.state.crawler
-
     def crawl(self, wait: bool = True) -> CrawlResult:
         self.require_home()
         return crawler.crawl(
-            self.bucket("raw"), self.catalog, self.names.database, self._crawl_state
+            self.bucket("raw"), self.catalog, self.names.database, self.state.crawler
         )
 
     def crawl_is_stale(self) -> bool:
-        return crawler.is_stale(self.bucket("raw"), self._crawl_state)
+        return crawler.is_stale(self.bucket("raw"), self.state.crawler)
 
     def warm_up(self) -> None:
         if self.settings.engine == "spark":
