@@ -35,7 +35,7 @@ class HomeLayout:
 
     @property
     def state(self) -> Path:
-        """The local target's state: catalog, crawler, spool, bookmarks, scratch."""
+        """The local target's state: agent, catalog, crawler, spool, bookmarks, scratch."""
         return self.root / "state"
 
     @property

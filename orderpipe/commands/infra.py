@@ -10,7 +10,14 @@ from rich.table import Table
 
 from orderpipe import console
 from orderpipe.commands import settings_of
-from orderpipe.render import ReportFormat, plain, plan_table, resources_table, text_table
+from orderpipe.render import (
+    ReportFormat,
+    key_values,
+    plain,
+    plan_table,
+    resources_table,
+    text_table,
+)
 from orderpipe.runs_view import runs_table
 
 
@@ -140,8 +147,6 @@ def status(
     if report.runs:
         console.out.print(runs_table(report.runs, "Last transform runs"))
     if report.freshness:
-        from orderpipe.render import key_values
-
         console.out.print(key_values("Counts and freshness", report.freshness))
 
 
