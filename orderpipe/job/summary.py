@@ -128,17 +128,11 @@ def read_history(folder: Path, limit: int) -> list[RunSummary]:
     Files are read newest-written first, and only until the rest were written before the
     `limit`-th newest run started (a run starts before its summary is written): a lake with a
     year of runs reads a few files, not all."""
-    try:
-        listing = [(e.stat().st_mtime, e.path) for e in os.scandir(folder)]
-    except FileNotFoundError:
-        return []
     newest: list[tuple[tuple[str, str, str], RunSummary]] = []  # min-heap: the newest `limit`
-    for mtime, name in sorted(listing, reverse=True):
+    for mtime, name in sorted(_summary_files(folder), reverse=True):
         written = iso(datetime.fromtimestamp(mtime, UTC))
         if len(newest) >= limit and (not newest or written < newest[0][0][0]):
             break
-        if not name.endswith(".json"):  # the temp file of a summary being written
-            continue
         run = _read(Path(name), written)
         key = (run.started_at or run.finished_at or "", run.run_id, name)  # the name: unique
         if len(newest) < limit:
@@ -146,6 +140,16 @@ def read_history(folder: Path, limit: int) -> list[RunSummary]:
         elif key > newest[0][0]:
             heapq.heapreplace(newest, (key, run))
     return [run for _, run in sorted(newest, key=lambda pair: pair[0], reverse=True)]
+
+
+def _summary_files(folder: Path) -> list[tuple[float, str]]:
+    """(modification time, path) of each summary file; the temp files of summaries being
+    written are left out, unlooked at: one renamed into place meanwhile hides no run."""
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.endswith(".json")]
+    except FileNotFoundError:
+        return []
+    return [(e.stat().st_mtime, e.path) for e in entries]
 
 
 def _read(path: Path, written: str) -> RunSummary:

@@ -110,6 +110,7 @@ def test_the_local_history_lists_the_newest_starts_reading_only_the_newest_files
     write("last", "2026-05-01T10:20:00Z", "2026-05-01T10:21:00")
     write("old", "2026-04-01T10:20:00Z", "2026-04-01T10:21:00", text="not json")
     (tmp_path / ".last.json.x1.tmp").write_text("{")
+    (tmp_path / ".last.json.x2.tmp").symlink_to(tmp_path / "renamed-meanwhile")  # gone on stat
     assert [r.run_id for r in read_history(tmp_path, 2)] == ["last", "short"]
     every = read_history(tmp_path, 10)
     assert [r.run_id for r in every] == ["last", "short", "long", "old"]
