@@ -5,15 +5,18 @@ in numbers. Commands parse, call these and render; they do not import each other
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from orderpipe import console, runs_view
 from orderpipe.job.summary import RunSummary
 from orderpipe.render import byte_size
 from orderpipe.targets.base import CrawlResult, JobParams, Target
 
+if TYPE_CHECKING:
+    from orderpipe.shipper import ShipStats
 
-def ship_logs(target: Any, log_dir: Path | None = None, follow: bool = False) -> Any:
+
+def ship_logs(target: Target, log_dir: Path | None = None, follow: bool = False) -> ShipStats:
     """Run the agent over the log folder into the target's delivery stream; print its numbers."""
     from orderpipe.shipper import DEAD_LETTER
     from orderpipe.shipper import ship as run_agent
