@@ -242,7 +242,8 @@ def run_job(
     )
 
 
-def registrar(database: str, lake_path: str, catalog_path: str | None) -> Any:
+def registrar(database: str, lake_path: str, catalog_path: str | None) -> job_io.Registrar | None:
+    """The local catalog file when given, else the Glue Data Catalog for a lake on s3://."""
     if catalog_path is not None:
         return job_io.local_registrar(catalog_path, database, lake_path)
     if lake_path.startswith("s3://"):
