@@ -83,7 +83,11 @@ def _window_start(files: job_io.Files, lake_path: str) -> float | None:
     path = job_io.join(lake_path, _WINDOW)
     if not files.exists(path):
         return None
-    return float(json.loads(files.read_text(path))["previous_run_started"]) - _LOOKBACK_SECONDS
+    try:
+        return float(json.loads(files.read_text(path))["previous_run_started"]) - _LOOKBACK_SECONDS
+    except (ValueError, TypeError, KeyError):  # not what a run wrote: check every object
+        print(f"{path} is not a run's window; checking all raw objects this run.", file=sys.stderr)
+        return None
 
 
 def _glue_batch(

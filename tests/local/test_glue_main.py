@@ -251,3 +251,19 @@ def test_the_raw_listing_window_lists_only_recent_firehose_hour_folders(tmp_path
         str(folders[1] / "object.gz")
     ]
     assert len(job_io.list_raw_objects(files, str(tmp_path))) == 2
+
+
+@pytest.mark.parametrize("text", ["", "{", "[]", '{"previous_run_started": "soon"}', "{}"])
+def test_a_damaged_window_file_makes_the_run_check_every_object(
+    tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The look-back file is the job's own cache: whatever is in it, a run never fails on it —
+    it checks every raw object (None) and says so; a window a run wrote still narrows it."""
+    script = load_script()
+    window = tmp_path / script._WINDOW
+    window.parent.mkdir(parents=True)
+    window.write_text(text)
+    assert script._window_start(job_io.Files(), str(tmp_path)) is None
+    assert "checking all raw objects" in capsys.readouterr().err
+    window.write_text(json.dumps({"previous_run_started": 7200.0}))
+    assert script._window_start(job_io.Files(), str(tmp_path)) == 7200.0 - script._LOOKBACK_SECONDS
