@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -199,11 +200,19 @@ class LocalTarget(Target):
         lake = self.bucket("lake")
         return duck.run(lake, sql, params, duck.lake_files(lake, self.catalog, self.names))
 
+    def _runs_back_to_success(self) -> list[RunSummary]:
+        """The newest runs down to the last successful one, where the lag starts: the newest 20,
+        or after a longer streak of failures the whole history (never a lag from the oldest
+        raw object ever while an older run did read it)."""
+        runs = self.transform_runs(20)
+        if len(runs) == 20 and not any(run.succeeded for run in runs):
+            runs = self.transform_runs(sys.maxsize)
+        return runs
+
     def lag(self) -> Lag:
-        return status.lag(crawler.raw_objects(self.bucket("raw")), self.transform_runs(20),
+        return status.lag(crawler.raw_objects(self.bucket("raw")), self._runs_back_to_success(),
                           self.names.delivery_stream)  # fmt: skip
 
     # status --------------------------------------------------------------------------------------
     def status(self) -> StatusReport:
-        # runs back to the last successful one, usually: the lag starts there
-        return status.collect(self.layout, self.names, self.catalog, self.transform_runs(20))
+        return status.collect(self.layout, self.names, self.catalog, self._runs_back_to_success())
