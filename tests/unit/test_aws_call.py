@@ -78,3 +78,17 @@ def test_every_page_of_a_list_call_is_read(session: AwsSession) -> None:
         stub.add_response("get_tables", {"TableList": [{"Name": "b"}]})
         tables = session.items("glue", "get_tables", "TableList", DatabaseName="d")
     assert [t["Name"] for t in tables] == ["a", "b"]
+
+
+def test_an_error_the_cli_edge_catches_outside_a_call_says_so_without_a_made_up_call() -> None:
+    import botocore.exceptions as bx
+
+    from orderpipe.targets.aws.errors import translate
+
+    offline = translate(bx.EndpointConnectionError(endpoint_url="https://s3.example"))
+    assert isinstance(offline, TransientError)
+    assert str(offline).startswith('Cannot reach AWS (Could not connect to the endpoint URL: "')
+    broken = translate(bx.IncompleteReadError(actual_bytes=3, expected_bytes=9))
+    assert str(broken) == (
+        "An AWS call failed: IncompleteReadError: 3 read, but total bytes expected is 9."
+    )

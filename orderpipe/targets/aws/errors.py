@@ -106,16 +106,17 @@ def translate(
     if isinstance(exc, bx.NoRegionError):
         return OrderpipeError(NO_REGION)
     service = api.split(".", 1)[0] if api else "aws"
-    operation = getattr(exc, "operation_name", None) or operation_name(api) or "a call"
+    operation = getattr(exc, "operation_name", None) or operation_name(api)
     action = f"{service}:{operation}"
     where = f" on {resource}" if resource else ""
+    call = f"{action}{where}" if operation else ""  # unknown when the CLI's edge caught it
     if isinstance(exc, bx.ConnectionError | bx.HTTPClientError):
         return TransientError(
-            f"Cannot reach AWS for {action}{where} ({exc}); check the network or "
+            f"Cannot reach AWS{' for ' + call if call else ''} ({exc}); check the network or "
             "AWS_ENDPOINT_URL and retry."
         )
     if not isinstance(exc, bx.ClientError):
-        return OrderpipeError(f"{action}{where} failed: {type(exc).__name__}: {exc}")
+        return OrderpipeError(f"{call or 'An AWS call'} failed: {type(exc).__name__}: {exc}")
     code, message = error_code(exc), error_message(exc)
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     if code in ACCESS_DENIED:
