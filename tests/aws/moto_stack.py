@@ -74,4 +74,6 @@ def leftovers(endpoint: str) -> list[str]:
         for w in aws(endpoint, "athena").list_work_groups()["WorkGroups"]
         if w["Name"] != "primary"
     ]
+    ec2 = aws(endpoint, "ec2")  # the generator's group, which `up` makes
+    left += [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]]
     return [name for name in left if STACK in name]

@@ -47,9 +47,7 @@ DPU_PER_WORKER = {
     "Z.2X": 2.0,
     "Standard": 1.0,
 }
-
-
-ALREADY_RUNNING = "ALREADY_RUNNING"
+ALREADY_RUNNING = "ALREADY_RUNNING"  # a crawl asked for while one runs (CrawlResult.state)
 
 
 def _next_delay(delay: float, cap: float) -> float:
