@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import urllib.request
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ def aws_cli(env: dict[str, str], *args: str, code: int = 0, cwd: Path | None = N
     return orderpipe("--target", "aws", "--stack", STACK, *args, code=code, env=env, cwd=cwd)
 
 
-def aws(endpoint: str, service: str) -> Any:
+def aws(endpoint: str | None, service: str) -> Any:
     import boto3
 
     return boto3.client(
@@ -56,24 +57,23 @@ def raw_lines(endpoint: str) -> list[dict[str, Any]]:
     return lines
 
 
-def leftovers(endpoint: str) -> list[str]:
-    """Everything named after the stack that still exists."""
-    left = [b["Name"] for b in aws(endpoint, "s3").list_buckets()["Buckets"]]
-    left += [r["RoleName"] for r in aws(endpoint, "iam").list_roles()["Roles"]]
+def leftovers(endpoint: str | None, stack: str = STACK) -> list[str]:
+    """Everything named after the stack that still exists (endpoint None: moto in-process)."""
+    client = partial(aws, endpoint)
+    left = [b["Name"] for b in client("s3").list_buckets()["Buckets"]]
+    left += [r["RoleName"] for r in client("iam").list_roles()["Roles"]]
     left += [
-        p["InstanceProfileName"]
-        for p in aws(endpoint, "iam").list_instance_profiles()["InstanceProfiles"]
+        p["InstanceProfileName"] for p in client("iam").list_instance_profiles()["InstanceProfiles"]
     ]
-    left += aws(endpoint, "firehose").list_delivery_streams()["DeliveryStreamNames"]
-    left += [d["Name"] for d in aws(endpoint, "glue").get_databases()["DatabaseList"]]
-    left += aws(endpoint, "glue").list_crawlers()["CrawlerNames"]
-    left += aws(endpoint, "glue").list_jobs()["JobNames"]
-    left += [g["logGroupName"] for g in aws(endpoint, "logs").describe_log_groups()["logGroups"]]
-    left += [
-        w["Name"]
-        for w in aws(endpoint, "athena").list_work_groups()["WorkGroups"]
-        if w["Name"] != "primary"
-    ]
-    ec2 = aws(endpoint, "ec2")  # the generator's group, which `up` makes
-    left += [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]]
-    return [name for name in left if STACK in name]
+    left += client("firehose").list_delivery_streams()["DeliveryStreamNames"]
+    left += [d["Name"] for d in client("glue").get_databases()["DatabaseList"]]
+    left += client("glue").list_crawlers()["CrawlerNames"]
+    left += client("glue").list_jobs()["JobNames"]
+    left += [g["logGroupName"] for g in client("logs").describe_log_groups()["logGroups"]]
+    groups = client("athena").list_work_groups()["WorkGroups"]
+    left += [w["Name"] for w in groups if w["Name"] != "primary"]
+    left += [t["TopicArn"] for t in client("sns").list_topics()["Topics"]]
+    left += [a["AlarmName"] for a in client("cloudwatch").describe_alarms()["MetricAlarms"]]
+    left += [r["Name"] for r in client("events").list_rules()["Rules"]]
+    left += [g["GroupName"] for g in client("ec2").describe_security_groups()["SecurityGroups"]]
+    return [name for name in left if stack in name]

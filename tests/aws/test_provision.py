@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from moto_stack import leftovers
 
 from orderpipe.errors import OrderpipeError
 from orderpipe.paths import GLUE_SCRIPT
@@ -70,37 +71,6 @@ def client(service: str) -> Any:
     import boto3
 
     return boto3.client(service, region_name=REGION)
-
-
-def stack_leftovers(stack: str) -> list[str]:
-    """Whatever of the stack still exists, as a user would look with the aws CLI."""
-    left = [
-        b["Name"]
-        for b in client("s3").list_buckets()["Buckets"]
-        if b["Name"].startswith(f"{stack}-")
-    ]
-    left += [
-        r["RoleName"]
-        for r in client("iam").list_roles()["Roles"]
-        if r["RoleName"].startswith(f"{stack}-")
-    ]
-    left += [
-        p["InstanceProfileName"] for p in client("iam").list_instance_profiles()["InstanceProfiles"]
-    ]
-    left += client("firehose").list_delivery_streams()["DeliveryStreamNames"]
-    left += [d["Name"] for d in client("glue").get_databases()["DatabaseList"]]
-    left += [c for c in client("glue").list_crawlers()["CrawlerNames"]]
-    left += [j for j in client("glue").list_jobs()["JobNames"]]
-    left += [g["logGroupName"] for g in client("logs").describe_log_groups()["logGroups"]]
-    left += [
-        w["Name"]
-        for w in client("athena").list_work_groups()["WorkGroups"]
-        if w["Name"] != "primary"
-    ]
-    left += [t["TopicArn"] for t in client("sns").list_topics()["Topics"]]
-    left += [a["AlarmName"] for a in client("cloudwatch").describe_alarms()["MetricAlarms"]]
-    left += [r["Name"] for r in client("events").list_rules()["Rules"]]
-    return left
 
 
 def test_up_builds_the_stack_and_a_second_up_changes_nothing(moto: None) -> None:
@@ -250,7 +220,7 @@ def test_down_removes_everything_including_versions_and_a_second_down_has_nothin
     assert plan[0].api == "ec2.terminate_instances"
     target.apply(plan)
 
-    assert stack_leftovers("shop") == []
+    assert leftovers(None, "shop") == []
     assert (
         ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [group]}])[
             "SecurityGroups"
@@ -304,7 +274,7 @@ def test_down_keep_data_keeps_buckets_with_their_objects(moto: None) -> None:
 
     target.apply(target.plan_down(keep_data=True))
 
-    left = stack_leftovers("shop")
+    left = leftovers(None, "shop")
     assert sorted(left) == sorted(
         f"shop-{r}-123456789012-{REGION}" for r in ("raw", "lake", "scripts", "athena-results")
     )
