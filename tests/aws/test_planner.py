@@ -323,6 +323,26 @@ def test_existing_bucket_with_drift_gets_only_the_missing_settings() -> None:
     ]  # others' tags kept
 
 
+def test_the_generator_group_is_made_in_the_default_vpc_and_kept_tagged_without_inbound() -> None:
+    spec = spec_for()
+    made = Planner(StateReader(spec, default_vpc="vpc-1"), artifacts).security_group()  # type: ignore[arg-type]
+    assert [(a.api, a.kwargs["VpcId"], a.kwargs["GroupName"]) for a in made] == [
+        ("ec2.create_security_group", "vpc-1", "shop-generator")
+    ]
+    opened = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22}
+    found = {"GroupId": "sg-1", "IpPermissions": [opened], "Tags": []}  # changed by hand
+    reader = StateReader(spec, default_vpc="vpc-1", security_group=found)
+    mend = Planner(reader, artifacts).security_group()  # type: ignore[arg-type]
+    assert [(a.api, a.kwargs) for a in mend] == [
+        ("ec2.revoke_security_group_ingress", {"GroupId": "sg-1", "IpPermissions": [opened]}),
+        (
+            "ec2.create_tags",
+            {"Resources": ["sg-1"], "Tags": [{"Key": "orderpipe:stack", "Value": "shop"}]},
+        ),
+    ]
+    assert Planner(StateReader(spec), artifacts).security_group() == []  # type: ignore[arg-type]
+
+
 def test_a_stream_still_being_deleted_asks_to_wait() -> None:
     spec = spec_for()
     reader = StateReader(spec, stream={"status": "DELETING"})
