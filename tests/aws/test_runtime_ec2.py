@@ -4,6 +4,7 @@ Agent), reuse, stop."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import shutil
@@ -23,6 +24,7 @@ from orderpipe.targets.aws.ec2 import (
     FIREHOSE_FLOW_RANGES,
     ensure_security_group,
     launch_generator,
+    recorded_launch_settings,
     stop_generator,
 )
 from orderpipe.targets.aws.executor import Executor
@@ -240,3 +242,15 @@ def test_spot_launches_a_one_time_spot_instance_that_terminates(reader):
     assert instance.get("InstanceLifecycle") == "spot"
     stop_generator(reader, _executor(reader))
     assert _instance(_launch(reader).instance_id).get("InstanceLifecycle") is None
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"\xff\xfe"])
+def test_a_launch_record_that_up_did_not_write_is_one_sentence(reader, body):
+    s3 = boto3.client("s3")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):  # one account per module
+        s3.create_bucket(Bucket=SCRIPTS, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket=SCRIPTS, Key="ec2/launch.json", Body=body)
+    with pytest.raises(OrderpipeError, match=r"ec2/launch\.json is not what `up` writes"):
+        recorded_launch_settings(reader.session, SCRIPTS)
+    s3.put_object(Bucket=SCRIPTS, Key="ec2/launch.json", Body=b'{"spot": true}')
+    assert recorded_launch_settings(reader.session, SCRIPTS) == {"spot": True}

@@ -360,3 +360,28 @@ def test_the_summary_the_job_writes_under_glues_run_id_is_the_one_transform_stat
     (run,) = job_runs(session, NAMES, 10, lake_bucket=LAKE)
     assert run.run_id == job_run_id
     assert (run.records_read, run.transformed, run.quarantined_total) == (1200, 1000, 60)
+
+
+def test_the_lag_starts_at_the_last_success_behind_more_failures_than_status_lists(session):
+    """Six failed runs after a success (status lists five): the success is still found, so the
+    raw object it read is not counted as waiting (was: the lag of the oldest object ever)."""
+    from datetime import timedelta
+
+    from orderpipe.targets.aws.status import RUNS_SHOWN, lag
+
+    raw = SPEC.bucket("raw")
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=raw, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket=raw, Key="raw/year=2026/month=05/day=01/hour=12/a.gz", Body=b"{}\n")
+    now = datetime.now(UTC)
+    runs = [{"Id": f"jr_failed{i}", "JobRunState": "FAILED", "ErrorMessage": "boom",
+             "StartedOn": now + timedelta(minutes=2 + i)} for i in range(6)]  # fmt: skip
+    succeeded = now + timedelta(minutes=1)  # after the object landed: it read it
+    runs.append({"Id": "jr_ok", "JobRunState": "SUCCEEDED", "StartedOn": succeeded})
+    with Stubber(session.client("glue")) as stub:
+        stub.add_response("get_job_runs", {"JobRuns": runs})
+        listed = job_runs(session, NAMES, RUNS_SHOWN, back_to_success=True)
+    assert [run.state for run in listed] == ["FAILED"] * RUNS_SHOWN + ["SUCCEEDED"]
+
+    waiting = lag(Reader(session, SPEC), listed, stream={})
+    assert (waiting.raw_objects_waiting, waiting.lag_seconds) == (0, 0)

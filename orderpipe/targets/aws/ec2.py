@@ -257,7 +257,15 @@ def recorded_launch_settings(session: AwsSession, scripts_bucket: str) -> dict[s
         Bucket=scripts_bucket,
         Key=LAUNCH_KEY,
     )
-    settings: dict[str, Any] = json.loads(found["Body"].read()) if found else {}
+    try:
+        settings = json.loads(found["Body"].read()) if found else {}
+    except ValueError:
+        settings = None
+    if not isinstance(settings, dict):
+        raise OrderpipeError(
+            f"s3://{scripts_bucket}/{LAUNCH_KEY} is not what `up` writes: run "
+            "`orderpipe --target aws up` again to rewrite it."
+        )
     return settings
 
 

@@ -237,10 +237,16 @@ def _job_run(session: AwsSession, names: StackNames, run_id: str) -> dict[str, A
 
 
 def job_runs(
-    session: AwsSession, names: StackNames, limit: int = 10, *, lake_bucket: str | None = None
+    session: AwsSession,
+    names: StackNames,
+    limit: int = 10,
+    *,
+    lake_bucket: str | None = None,
+    back_to_success: bool = False,
 ) -> list[RunSummary]:
     """The newest `limit` runs of the stack's job, newest first; with `lake_bucket`, each
-    succeeded run carries the numbers from its run summary."""
+    succeeded run carries the numbers from its run summary. `back_to_success`: when none of
+    them succeeded, the newest run that did follows them (where the lag starts)."""
     runs: list[dict[str, Any]] = session.items(
         "glue",
         "get_job_runs",
@@ -250,11 +256,14 @@ def job_runs(
         JobName=names.job,
     )
     runs.sort(key=lambda run: _started(run), reverse=True)
+    chosen = runs[:limit]
+    if back_to_success and not any(run["JobRunState"] == "SUCCEEDED" for run in chosen):
+        chosen += [run for run in runs[limit:] if run["JobRunState"] == "SUCCEEDED"][:1]
     return [
         _with_summary(session, lake_bucket, run)
         if lake_bucket and run["JobRunState"] == "SUCCEEDED"
         else _run_record(run)
-        for run in runs[:limit]
+        for run in chosen
     ]
 
 

@@ -198,7 +198,7 @@ def collect(reader: Reader, agent: Path) -> StatusReport:
         account=spec.account,
         region=spec.region,
         resources=tuple(rows),
-        runs=tuple(runs),
+        runs=tuple(runs[:RUNS_SHOWN]),
         figures=figures,
         lag=Lag.unreadable(measured) if isinstance(measured, str) else measured,
         message=message,
@@ -278,12 +278,13 @@ def _attempt(read: Callable[[], Any]) -> Any:
 
 
 def last_runs(reader: Reader, job_exists: bool) -> list[RunSummary]:
-    """The newest job runs with their run-summary numbers (as `transform status` lists them)."""
+    """The newest job runs with their run-summary numbers (as `transform status` lists them),
+    followed by the last successful one when none of them succeeded (the lag starts there)."""
     if not job_exists:
         return []
     spec = reader.spec
     lake = spec.bucket("lake") if reader.bucket_exists("lake") else None
-    return job_runs(reader.session, spec.names, RUNS_SHOWN, lake_bucket=lake)
+    return job_runs(reader.session, spec.names, RUNS_SHOWN, lake_bucket=lake, back_to_success=True)
 
 
 def freshness(reader: Reader, crawler: dict[str, Any] | None) -> dict[str, Figure]:
