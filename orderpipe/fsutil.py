@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from orderpipe.errors import OrderpipeError
 
@@ -107,3 +107,16 @@ def _reason(exc: Exception) -> str:
 def not_ours(path: Path, what: str, repair: str) -> StateFileError:
     """The error for a file that parses but does not hold what orderpipe writes there."""
     return StateFileError(f"{what} {path} does not hold what orderpipe writes there; {repair}")
+
+
+class ClosesOnExit:
+    """`with` closes it: for writers whose `close` delivers what they still buffer."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from orderpipe.errors import DiskFull
+from orderpipe.fsutil import ClosesOnExit
 from orderpipe.replay import replay_orders
 
 __all__ = [
@@ -306,7 +306,7 @@ class GenerateStats:
     last_date: str | None  # latest well-formed InvoiceDate written
 
 
-class LogWriter:
+class LogWriter(ClosesOnExit):
     """Appends whole NDJSON lines to size-rotated log files that a shipper tails.
 
     Files are `<prefix>-<UTC time>-<pid>.ndjson`, named in creation order and never renamed.
@@ -335,17 +335,6 @@ class LogWriter:
         self._buffer: list[bytes] = []
         self._buffered = 0
         self._last_name = ""
-
-    def __enter__(self) -> LogWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def write(self, line: bytes) -> None:
         """Queue one `\\n`-ended line; rotate first when it would overflow the current file."""

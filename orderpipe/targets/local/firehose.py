@@ -23,10 +23,9 @@ import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 
 from orderpipe.errors import OrderpipeError
-from orderpipe.fsutil import LockBusy, atomic_write, hold_lock
+from orderpipe.fsutil import ClosesOnExit, LockBusy, atomic_write, hold_lock
 from orderpipe.settings import FIREHOSE_PREFIX
 
 _FRAME = struct.Struct("<IId")  # length, crc32(arrival + record), arrival (epoch seconds)
@@ -60,7 +59,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class LocalFirehose:
+class LocalFirehose(ClosesOnExit):
     """A Firehose delivery stream into `<bucket_dir>/raw/…`, one writer per spool folder."""
 
     max_batch_records = 500
@@ -137,17 +136,6 @@ class LocalFirehose:
             os.close(self._spool_fd)
             self._spool_fd = None
             os.close(self._lock_fd)  # closing releases the lock
-
-    def __enter__(self) -> LocalFirehose:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # the DeliveryStream interface ---------------------------------------------------------
     def put_record_batch(self, records: Sequence[bytes]) -> list[str | None]:
