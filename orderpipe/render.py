@@ -10,14 +10,16 @@ import math
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
 
 from orderpipe import console
-from orderpipe.results import ResourceRow
-from orderpipe.targets.base import Action, QueryResult
+
+if TYPE_CHECKING:  # annotations only: `orderpipe --help` loads no target code
+    from orderpipe.results import ResourceRow
+    from orderpipe.targets.base import Action, QueryResult
 
 
 class OutputFormat(StrEnum):

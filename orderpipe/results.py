@@ -84,7 +84,7 @@ class StatusReport:
         `message` ("" when there is nothing to do) — the same keys on every target, always."""
         where = {"home": self.home, "stack": self.stack, "account": self.account,
                  "region": self.region}  # fmt: skip
-        report: dict[str, object] = {
+        return {
             "target": self.target,
             **{key: value for key, value in where.items() if value is not None},
             "resources": [row.to_json() for row in self.resources],
@@ -93,7 +93,6 @@ class StatusReport:
             "lag_seconds": self.lag.lag_seconds if self.lag else None,
             "message": self.message,
         }
-        return report
 
 
 @dataclass(frozen=True)

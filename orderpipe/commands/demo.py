@@ -12,7 +12,6 @@ from orderpipe import console
 from orderpipe.commands import settings_of
 from orderpipe.render import OutputFormat, bar_chart, byte_size, print_result
 from orderpipe.settings import Settings
-from orderpipe.targets.base import JobParams
 
 CHARTED = {"regional-revenue", "peak-hours"}
 
@@ -26,6 +25,7 @@ def demo(
     from orderpipe import generator, queries
     from orderpipe.stages import describe_crawl, run_transform, ship_logs
     from orderpipe.targets import get_target
+    from orderpipe.targets.base import JobParams
 
     settings = settings_of(ctx)
     target = get_target(settings)

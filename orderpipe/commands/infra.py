@@ -18,7 +18,6 @@ from orderpipe.render import (
     resources_table,
     text_table,
 )
-from orderpipe.runs_view import runs_table
 
 
 def _on_off(name: str, help: str) -> Any:
@@ -145,6 +144,8 @@ def status(
     if report.message:
         console.info(report.message)
     if report.runs:
+        from orderpipe.runs_view import runs_table
+
         console.out.print(runs_table(report.runs, "Last transform runs"))
     if report.freshness:
         console.out.print(key_values("Counts and freshness", report.freshness))

@@ -6,12 +6,10 @@ from typing import Annotated
 
 import typer
 
-from orderpipe import console, runs_view
+from orderpipe import console
 from orderpipe.commands import settings_of
 from orderpipe.render import key_values
 from orderpipe.settings import EngineName
-from orderpipe.stages import describe_crawl, run_transform
-from orderpipe.targets.base import JobParams
 
 transform_app = typer.Typer(help="Run the ETL job and inspect its runs.", no_args_is_help=True)
 
@@ -23,6 +21,7 @@ def crawl(
     ] = True,
 ) -> None:
     """Run the crawler over the raw bucket and register what it finds."""
+    from orderpipe.stages import describe_crawl
     from orderpipe.targets import get_target
 
     target = get_target(settings_of(ctx))
@@ -63,7 +62,10 @@ def transform_run(
     ] = None,
 ) -> None:
     """Run the ETL job (crawling first if raw changed) and print what it did."""
+    from orderpipe import runs_view
+    from orderpipe.stages import run_transform
     from orderpipe.targets import get_target
+    from orderpipe.targets.base import JobParams
 
     settings = settings_of(ctx)
     target = get_target(settings)
@@ -96,6 +98,7 @@ def transform_status(
     limit: Annotated[int, typer.Option(min=1, help="How many runs.")] = 10,
 ) -> None:
     """Recent job runs: start, duration, rows in/out/quarantined, outcome."""
+    from orderpipe import runs_view
     from orderpipe.targets import get_target
 
     runs = get_target(settings_of(ctx)).transform_runs(limit)

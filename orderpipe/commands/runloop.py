@@ -15,12 +15,10 @@ from rich.markup import escape
 from orderpipe import console
 from orderpipe.commands import finite_rate, settings_of
 from orderpipe.render import key_values, plan_table, text_table
-from orderpipe.runloop import Cycle, RunFigures, parse_duration
-from orderpipe.runs_view import describe
-from orderpipe.targets.base import JobParams
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the loop itself loads when a command runs, not for `orderpipe --help`
     from orderpipe.results import ScheduleInfo
+    from orderpipe.runloop import Cycle, RunFigures
 
 schedule_app = typer.Typer(
     help="aws target: run the ETL job on a schedule (a Glue workflow).", no_args_is_help=True
@@ -33,6 +31,8 @@ def describe_cycle(cycle: Cycle) -> str:
     if cycle.failed:
         return f"{head}; [red]failed[/]: {escape(cycle.error)} — retrying next cycle"
     crawled = ", crawled" if cycle.crawled else ""
+    from orderpipe.runs_view import describe
+
     did = cycle.note if cycle.run is None else describe(cycle.run)
     return f"{head}{crawled}; {escape(did)}"
 
@@ -98,8 +98,9 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Seed of the generated orders.")] = None,
 ) -> None:
     """Keep the pipeline running: ship as logs grow, make new orders queryable every cycle."""
-    from orderpipe.runloop import RunLoop
+    from orderpipe.runloop import RunLoop, parse_duration
     from orderpipe.targets import get_target
+    from orderpipe.targets.base import JobParams
 
     every_s = parse_duration(every, "--every")
     duration = parse_duration(for_, "--for") if for_ is not None else None
@@ -176,6 +177,7 @@ def schedule_set(
     every: Annotated[str, typer.Option(help="How often the job runs: 5m … 1d.")],
 ) -> None:
     """Run the ETL job every DURATION (and the crawler once a day) by a Glue workflow."""
+    from orderpipe.runloop import parse_duration
     from orderpipe.targets import get_target
 
     target = get_target(settings_of(ctx))

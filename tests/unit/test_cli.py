@@ -33,7 +33,8 @@ def test_help_does_not_import_heavy_modules() -> None:
         "import sys\n"
         "from orderpipe.cli import app\n"
         "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('boto3', 'botocore', 'pyspark', 'duckdb', 'faker')"
+        "heavy = [m for m in ('boto3', 'botocore', 'pyspark', 'duckdb', 'faker',"
+        " 'orderpipe.targets.base', 'orderpipe.shipper', 'orderpipe.runloop')"
         " if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
